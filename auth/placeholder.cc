@@ -1,0 +1,2 @@
+// Keeps spacesfs_auth a real library until the credential store lands.
+namespace spacesfs::auth {}
