@@ -1,0 +1,68 @@
+// Parsing of what a mount is given: the target "SPACE[:/PREFIX]" and the "-o" option list,
+// whether it comes from the spacesfs command line, mount(8) through mount.spacesfs, or an fstab line.
+//
+// Unknown options are an error naming each of them. Secrets are never accepted as options (they would
+// show in `ps` and /etc/fstab): an option that carries one is refused with a message saying where the
+// secret goes instead. Options that only mean something to mount(8) or systemd (_netdev, nofail,
+// noauto, user, x-systemd.*, ...) are accepted and ignored.
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace spacesfs::cli {
+
+struct MountTarget {
+  std::string space;   // bucket name
+  std::string prefix;  // "" or a key prefix ending in '/'
+};
+
+// "photos" or "photos:/2024/trips" (prefix stored as "2024/trips/").
+Result<MountTarget> ParseMountTarget(std::string_view text);
+
+struct MountOptions {
+  std::string profile = "default";
+  std::string credentials_file;            // "" = the caller's default credential file
+  std::optional<uid_t> uid;                // owner of objects without x-amz-meta-uid
+  std::optional<gid_t> gid;
+  mode_t umask = 0022;
+  std::optional<mode_t> file_mode;         // mode of files without x-amz-meta-mode
+  std::optional<mode_t> dir_mode;
+  bool allow_other = false;
+  bool allow_root = false;
+  std::optional<bool> default_permissions; // unset: on with allow_other/allow_root
+  bool read_only = false;
+  std::string cache_dir;                   // "" = no disk cache
+  uint64_t cache_size = 1ull << 30;
+  uint64_t memory_budget = 128ull << 20;   // prefetch + upload buffers
+  std::string staging_dir;                 // "" = $TMPDIR or /var/tmp
+  double attr_timeout = 1.0;               // seconds
+  double entry_timeout = 1.0;
+  double negative_timeout = 1.0;
+  double dir_timeout = 1.0;
+  std::string log_level = "info";
+  std::string log_file;                    // "" = stderr (or the journal under systemd)
+  std::string fsname;                      // shown in /proc/mounts; default "spacesfs:SPACE"
+  bool foreground = false;
+  bool debug = false;
+
+  // With allow_other/allow_root the kernel checks mode bits unless explicitly turned off.
+  bool EffectiveDefaultPermissions() const {
+    return default_permissions.value_or(allow_other || allow_root);
+  }
+};
+
+// Parses each "-o" argument (comma-separated key[=value] items) into options, in order; a later
+// item overrides an earlier one. Errors are kConfig with one line naming the offending option(s).
+Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_lists);
+
+}  // namespace spacesfs::cli

@@ -1,0 +1,75 @@
+#include "cli/mount_options.h"
+
+#include <gtest/gtest.h>
+
+namespace spacesfs::cli {
+namespace {
+
+TEST(MountTargetTest, SpaceAndPrefix) {
+  Result<MountTarget> t = ParseMountTarget("photos:/2024/trips/");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->space, "photos");
+  EXPECT_EQ(t->prefix, "2024/trips/");
+  Result<MountTarget> plain = ParseMountTarget("team-a");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->prefix, "");
+}
+
+TEST(MountTargetTest, RejectsBadNames) {
+  EXPECT_EQ(ParseMountTarget("Photos").status().code(), ErrorCode::kConfig);
+  EXPECT_EQ(ParseMountTarget("ab").status().code(), ErrorCode::kConfig);
+  EXPECT_EQ(ParseMountTarget(":/x").status().code(), ErrorCode::kConfig);
+  EXPECT_EQ(ParseMountTarget("photos:/a/../b").status().code(), ErrorCode::kConfig);
+  EXPECT_EQ(ParseMountTarget("photos:/a//b").status().code(), ErrorCode::kConfig);
+}
+
+TEST(MountOptionsTest, ParsesTheUsualOptions) {
+  Result<MountOptions> o = ParseMountOptions(
+      {"profile=photos-ro,allow_other,uid=1000,gid=100", "umask=027,file_mode=0640,_netdev,nofail",
+       "x-systemd.automount,attr_timeout=2.5,memory_budget=64M,log_level=debug"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->profile, "photos-ro");
+  EXPECT_TRUE(o->allow_other);
+  EXPECT_TRUE(o->EffectiveDefaultPermissions());
+  EXPECT_EQ(*o->uid, 1000u);
+  EXPECT_EQ(*o->gid, 100u);
+  EXPECT_EQ(o->umask, 027u);
+  EXPECT_EQ(*o->file_mode, 0640u);
+  EXPECT_DOUBLE_EQ(o->attr_timeout, 2.5);
+  EXPECT_EQ(o->memory_budget, 64ull << 20);
+  EXPECT_EQ(o->log_level, "debug");
+}
+
+TEST(MountOptionsTest, DefaultPermissionsCanBeTurnedOff) {
+  Result<MountOptions> o = ParseMountOptions({"allow_other,nodefault_permissions"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->EffectiveDefaultPermissions());
+  Result<MountOptions> plain = ParseMountOptions({});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->EffectiveDefaultPermissions());
+}
+
+TEST(MountOptionsTest, UnknownOptionsAreNamed) {
+  Result<MountOptions> o = ParseMountOptions({"profile=x,bogus,allow_othr=1"});
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().code(), ErrorCode::kConfig);
+  EXPECT_NE(o.status().message().find("'bogus'"), std::string::npos) << o.status().message();
+  EXPECT_NE(o.status().message().find("'allow_othr'"), std::string::npos);
+}
+
+TEST(MountOptionsTest, SecretsAreRefusedWithoutEchoingThem) {
+  Result<MountOptions> o = ParseMountOptions({"profile=x,secret_access_key=hunter2SECRET"});
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("credentials file"), std::string::npos);
+  EXPECT_EQ(o.status().message().find("hunter2SECRET"), std::string::npos);
+}
+
+TEST(MountOptionsTest, BadValuesAreNamed) {
+  EXPECT_NE(ParseMountOptions({"uid=abc"}).status().message().find("'uid'"), std::string::npos);
+  EXPECT_NE(ParseMountOptions({"umask=999"}).status().message().find("octal"), std::string::npos);
+  EXPECT_EQ(ParseMountOptions({"profile="}).status().code(), ErrorCode::kConfig);
+  EXPECT_EQ(ParseMountOptions({"log_level=loud"}).status().code(), ErrorCode::kConfig);
+}
+
+}  // namespace
+}  // namespace spacesfs::cli
