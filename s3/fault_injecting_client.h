@@ -137,7 +137,8 @@ Status ConnectionResetStatus();    // kNetwork
 class FaultInjectingClient : public ObjectClient {
  public:
   using RuleId = int;
-  // Called before every call (after counting it, before any rule acts), outside the lock. Tests use
+  // Called before every call (after counting it, before any rule acts), outside the lock, with the
+  // call's first key (the destination of copies, the first key of DeleteObjects). Tests use
   // it to change the bucket "behind the mount's back" or to block a call at a chosen point.
   using CallHook = std::function<void(Operation op, const std::string& key)>;
 
