@@ -41,13 +41,16 @@ Control endpoint, on the same port, never forwarded (JSON in, JSON out):
       next (list of fault names forced, in order, on the next matching requests, whatever the rate)
 
 On startup it prints "fault_proxy listening on 127.0.0.1:PORT" to stdout (so --listen 0 picks a
-free port); with --verbose, one line per injected fault to stderr. Python 3 standard library only.
+free port); with --verbose, one line per injected fault to stderr. With --exit-with-stdin it exits
+when its stdin reaches EOF, so a test that gives it a pipe never leaves it running. Python 3 standard
+library only.
 """
 
 import argparse
 import asyncio
 import collections
 import json
+import os
 import random
 import re
 import socket
@@ -691,6 +694,9 @@ def parse_args(argv):
     p.add_argument("--methods", default="", help="only fault these methods, e.g. GET,HEAD")
     p.add_argument("--path-regex", default=None, help="only fault targets matching this regex")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--exit-with-stdin", action="store_true",
+                   help="exit when stdin reaches EOF (a test passes a pipe, so the proxy never "
+                        "outlives it)")
     return p.parse_args(argv)
 
 
@@ -701,8 +707,21 @@ async def serve_forever(args):
                                         limit=STREAM_LIMIT, reuse_address=True)
     port = server.sockets[0].getsockname()[1]
     print(f"fault_proxy listening on 127.0.0.1:{port}", flush=True)
+    if args.exit_with_stdin:
+        loop = asyncio.get_running_loop()
+        stdin = sys.stdin.fileno()
+
+        def on_stdin():
+            if not os.read(stdin, 4096):
+                loop.remove_reader(stdin)
+                server.close()
+
+        loop.add_reader(stdin, on_stdin)
     async with server:
-        await server.serve_forever()
+        try:
+            await server.serve_forever()
+        except asyncio.CancelledError:
+            pass
 
 
 def main(argv=None):

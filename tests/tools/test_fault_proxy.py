@@ -148,8 +148,8 @@ def start_proxy(upstream_port, *extra):
     stderr = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
         [sys.executable, PROXY, "--listen", "0", "--upstream", f"127.0.0.1:{upstream_port}",
-         "--seed", "1", "--fault-rate", "0", "--verbose", *extra],
-        stdout=subprocess.PIPE, stderr=stderr, text=True)
+         "--seed", "1", "--fault-rate", "0", "--verbose", "--exit-with-stdin", *extra],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True)
     line = proc.stdout.readline()
     if "listening on 127.0.0.1:" not in line:
         proc.kill()
@@ -200,6 +200,7 @@ class FaultProxyTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.proc.terminate()
         cls.proc.wait(timeout=10)
+        cls.proc.stdin.close()
         cls.proc.stdout.close()
         if os.environ.get("FAULT_PROXY_SHOW_LOG"):
             cls.stderr.seek(0)
@@ -650,6 +651,20 @@ class UpstreamCheckTest(unittest.TestCase):
             self.assertEqual(proc.stdout, "", upstream)
             self.assertIn("upstream", proc.stderr, upstream)
 
+    def test_exits_when_stdin_closes(self):
+        upstream = Upstream()
+        proc, _, stderr = start_proxy(upstream.port)
+        try:
+            proc.stdin.close()
+            self.assertEqual(proc.wait(timeout=10), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            stderr.close()
+            upstream.stop()
+
     def test_accepts_localhost(self):
         upstream = Upstream()
         proc, port, stderr = start_proxy(upstream.port)
@@ -661,6 +676,7 @@ class UpstreamCheckTest(unittest.TestCase):
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+            proc.stdin.close()
             proc.stdout.close()
             stderr.close()
             upstream.stop()
