@@ -7,8 +7,8 @@
 // <EncodingType>url</EncodingType>.
 //
 // Input limits and strictness (all violations are kCorrupt):
-//   - bodies over kMaxXmlBodyBytes, bodies containing a NUL byte, more than one root element,
-//     elements nested deeper than tinyxml2's limit (100);
+//   - bodies over kMaxXmlBodyBytes or with more than kMaxXmlMarkup '<', bodies containing a NUL
+//     byte, more than one root element, elements nested deeper than tinyxml2's limit (100);
 //   - a field read by a parser that appears twice in its parent ("duplicate <Size> in <Contents>");
 //   - a field that holds child elements where text is expected;
 //   - numbers with a sign, non-digits or a value above INT64_MAX (sizes fit off_t);
@@ -23,16 +23,18 @@
 // Any parser given an <Error> document (S3 may answer 200 with one) returns that server error as
 // a Status (see StatusFromErrorBody), not kCorrupt.
 //
-// URL decoding (encoding-type=url). Which fields are encoded follows the S3 API reference and
-// the AWS SDKs (botocore decodes these and only these):
-//   ListObjectsV2:        Contents/Key, CommonPrefixes/Prefix, Prefix, StartAfter, Delimiter.
-//   ListMultipartUploads: Upload/Key, CommonPrefixes/Prefix, Prefix, KeyMarker, NextKeyMarker,
-//                         Delimiter.
-// NextContinuationToken and NextUploadIdMarker are opaque and never decoded.
+// URL decoding (encoding-type=url). When the response carries <EncodingType>url</EncodingType>,
+// these fields are decoded (the ones AWS encodes; botocore decodes the same):
+//   ListObjectsV2:        Contents/Key, CommonPrefixes/Prefix.
+//   ListMultipartUploads: Upload/Key, NextKeyMarker.
+// NextContinuationToken and NextUploadIdMarker are opaque and never decoded (radosgw's
+// continuation token is the raw name of the next key). The echoed request values (Prefix,
+// Delimiter, StartAfter, KeyMarker) are not read: radosgw echoes StartAfter unencoded.
 // '+' decodes to a space: AWS S3 encodes a space as '+' (botocore decodes with unquote_plus),
-// and radosgw (rgw_common.cc url_encode) escapes every byte <= 0x20, >= 0x7f and "#%&+,/:;<=>?@[]\^`{}
-// as %XX (keeping '/' for keys), so neither server emits a literal '+' for a '+' in a key, and
-// reading '+' as a space is right for both. See tests/data/xml/rgw/ for recorded radosgw bodies.
+// and radosgw (rgw_common.cc url_encode) writes every byte <= 0x20 or >= 0x7f and each of
+// " # % & + , : ; < = > ? @ [ \ ] ^ ` { } as %XX (keeping '/' in keys), so neither server emits a
+// literal '+' for a '+' in a key, and reading '+' as a space is right for both. The recorded
+// radosgw bodies in tests/data/xml/rgw/ are parsed by the unit tests.
 //
 // Request bodies and control characters. XML 1.0 cannot carry U+0000-U+0008, U+000B, U+000C,
 // U+000E-U+001F, U+FFFE, U+FFFF (not even as &#N; references) nor invalid UTF-8. The builders
@@ -62,6 +64,10 @@ namespace spacesfs::s3 {
 // that are fully %XX-encoded is about 3.5 MiB; bodies above this limit are kCorrupt. HTTP code
 // may use it to stop buffering early.
 inline constexpr size_t kMaxXmlBodyBytes = size_t{16} << 20;
+// Most '<' characters (tags, comments, CDATA starts) a body may hold; more is kCorrupt before
+// any tree is built. A 1,000-entry page has about 30,000. tinyxml2 spends about 120 bytes per
+// node, so this caps the parse tree near 60 MB even for hostile input of the maximum size.
+inline constexpr size_t kMaxXmlMarkup = 500'000;
 
 // The <Error> body S3 sends with a failure status (and sometimes with 200 on Complete/Copy).
 struct S3ErrorBody {
