@@ -32,7 +32,12 @@ std::string_view LocalName(const XMLElement* e) {
   return colon == std::string_view::npos ? name : name.substr(colon + 1);
 }
 
-std::string Tag(std::string_view name) { return "<" + std::string(name) + ">"; }
+// "<Name>" for messages; names from the input are cut to a readable length.
+std::string Tag(std::string_view name) {
+  constexpr size_t kMaxName = 64;
+  if (name.size() <= kMaxName) return "<" + std::string(name) + ">";
+  return "<" + std::string(name.substr(0, kMaxName)) + "...>";
+}
 
 // A parsed document whose root element has been identified.
 struct Parsed {
@@ -58,10 +63,11 @@ Result<Parsed> ParseDocument(std::string_view xml, std::string_view what) {
   }
   if (Trim(xml).empty()) return Corrupt(std::string(what) + ": not XML: empty body");
   Parsed parsed;
-  parsed.doc = std::make_unique<XMLDocument>(/*processEntities=*/true, tinyxml2::PRESERVE_WHITESPACE);
+  parsed.doc =
+      std::make_unique<XMLDocument>(/*processEntities=*/true, tinyxml2::PRESERVE_WHITESPACE);
   if (parsed.doc->Parse(xml.data(), xml.size()) != tinyxml2::XML_SUCCESS) {
-    return Corrupt(std::string(what) + ": not XML: " +
-                   XMLDocument::ErrorIDToName(parsed.doc->ErrorID()) + " at line " +
+    return Corrupt(std::string(what) +
+                   ": not XML: " + XMLDocument::ErrorIDToName(parsed.doc->ErrorID()) + " at line " +
                    std::to_string(parsed.doc->ErrorLineNum()));
   }
   parsed.root = parsed.doc->RootElement();
@@ -201,16 +207,20 @@ class Fields {
   const XMLElement* parent_;
 };
 
-// A server <Error> document found where a result was expected.
-Status ErrorDocumentStatus(const XMLElement* root) {
+// The fields of an <Error> element. A malformed field (a duplicate, markup inside) is left empty:
+// the document still says the request failed.
+S3ErrorBody ErrorBodyFrom(const XMLElement* root) {
   Fields f("Error", root);
   S3ErrorBody body;
-  // A malformed field inside an <Error> still leaves a server error: keep what can be read.
-  if (auto v = f.OptionalText("Code"); v.ok() && v->has_value()) body.code = **v;
-  if (auto v = f.OptionalText("Message"); v.ok() && v->has_value()) body.message = **v;
-  if (auto v = f.OptionalText("RequestId"); v.ok() && v->has_value()) body.request_id = **v;
-  if (auto v = f.OptionalText("HostId"); v.ok() && v->has_value()) body.host_id = **v;
-  return StatusFromErrorBody(200, body);
+  auto read = [&f](std::string_view name, std::string& out) {
+    Result<std::optional<std::string>> v = f.OptionalText(name);
+    if (v.ok() && v->has_value()) out = std::move(**v);
+  };
+  read("Code", body.code);
+  read("Message", body.message);
+  read("RequestId", body.request_id);
+  read("HostId", body.host_id);
+  return body;
 }
 
 // Parses xml, turning an <Error> root into the server's error and any root other than one of
@@ -223,7 +233,7 @@ Result<Parsed> ParseExpecting(std::string_view xml, std::string_view what,
   for (std::string_view r : roots) {
     if (name == r) return parsed;
   }
-  if (name == "Error") return ErrorDocumentStatus(parsed->root);
+  if (name == "Error") return StatusFromErrorBody(200, ErrorBodyFrom(parsed->root));
   return Corrupt(std::string(what) + ": unexpected root element " + Tag(name));
 }
 
@@ -301,11 +311,10 @@ Result<std::string> ParseEtagResult(std::string_view xml, std::string_view what,
 int64_t DaysFromCivil(int64_t y, int m, int d) {
   if (m <= 2) y -= 1;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t year_of_era = y - era * 400;                        // [0, 399]
-  const int64_t month_from_march = m > 2 ? m - 3 : m + 9;           // [0, 11]
+  const int64_t year_of_era = y - era * 400;                             // [0, 399]
+  const int64_t month_from_march = m > 2 ? m - 3 : m + 9;                // [0, 11]
   const int64_t day_of_year = (153 * month_from_march + 2) / 5 + d - 1;  // [0, 365]
-  const int64_t day_of_era =
-      year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
   return era * 146097 + day_of_era - 719468;  // 719468: days from 0000-03-01 to 1970-01-01
 }
 
@@ -313,7 +322,7 @@ bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 unsigned DaysInMonth(int64_t y, unsigned m) {
   static constexpr std::array<unsigned, 12> kDays = {31, 28, 31, 30, 31, 30,
-                                                      31, 31, 30, 31, 30, 31};
+                                                     31, 31, 30, 31, 30, 31};
   return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
 }
 
@@ -339,9 +348,8 @@ bool Expect(std::string_view s, size_t& pos, char c) {
 
 // Unix ns of a validated UTC date and time, or kCorrupt when out of int64 range.
 // `kind` names the format in messages ("timestamp", "HTTP date").
-Result<int64_t> ToUnixNs(std::string_view kind, std::string_view text, int year, int month,
-                         int day, int hour, int minute, int second, int64_t nanos,
-                         int64_t offset_seconds) {
+Result<int64_t> ToUnixNs(std::string_view kind, std::string_view text, int year, int month, int day,
+                         int hour, int minute, int second, int64_t nanos, int64_t offset_seconds) {
   auto bad = [&](const char* why) {
     return Corrupt("bad " + std::string(kind) + " \"" + std::string(text.substr(0, 64)) +
                    "\": " + why);
@@ -365,9 +373,15 @@ void AppendEscaped(std::string& out, std::string_view text) {
   for (char c : text) {
     unsigned char u = static_cast<unsigned char>(c);
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
       default:
         if (u < 0x20) {
           out += "&#" + std::to_string(u) + ";";
@@ -389,10 +403,14 @@ int HexValue(char c) {
 }
 
 bool IsAuthCode(std::string_view code) {
-  static constexpr std::array<std::string_view, 8> kCodes = {
-      "SignatureDoesNotMatch", "InvalidAccessKeyId", "RequestTimeTooSkewed",
-      "ExpiredToken",          "InvalidToken",       "TokenRefreshRequired",
-      "AuthorizationHeaderMalformed", "InvalidSecurity"};
+  static constexpr std::array<std::string_view, 8> kCodes = {"SignatureDoesNotMatch",
+                                                             "InvalidAccessKeyId",
+                                                             "RequestTimeTooSkewed",
+                                                             "ExpiredToken",
+                                                             "InvalidToken",
+                                                             "TokenRefreshRequired",
+                                                             "AuthorizationHeaderMalformed",
+                                                             "InvalidSecurity"};
   for (std::string_view c : kCodes) {
     if (code == c) return true;
   }
@@ -409,9 +427,8 @@ ErrorCode ClassifyByCode(std::string_view code) {
   if (code == "PreconditionFailed") return ErrorCode::kPreconditionFailed;
   if (code == "SlowDown") return ErrorCode::kThrottled;
   static constexpr std::array<std::string_view, 10> kBadRequest = {
-      "InvalidPart",    "InvalidPartOrder", "EntityTooSmall", "EntityTooLarge",
-      "InvalidArgument", "InvalidRequest",  "MalformedXML",   "InvalidDigest",
-      "BadDigest",      "KeyTooLongError"};
+      "InvalidPart",    "InvalidPartOrder", "EntityTooSmall", "EntityTooLarge", "InvalidArgument",
+      "InvalidRequest", "MalformedXML",     "InvalidDigest",  "BadDigest",      "KeyTooLongError"};
   for (std::string_view c : kBadRequest) {
     if (code == c) return ErrorCode::kBadRequest;
   }
@@ -425,13 +442,7 @@ ErrorCode ClassifyByCode(std::string_view code) {
 std::optional<S3ErrorBody> ParseErrorBody(std::string_view xml) {
   Result<Parsed> parsed = ParseDocument(xml, "Error");
   if (!parsed.ok() || LocalName(parsed->root) != "Error") return std::nullopt;
-  Fields f("Error", parsed->root);
-  S3ErrorBody body;
-  if (auto v = f.OptionalText("Code"); v.ok() && v->has_value()) body.code = **v;
-  if (auto v = f.OptionalText("Message"); v.ok() && v->has_value()) body.message = **v;
-  if (auto v = f.OptionalText("RequestId"); v.ok() && v->has_value()) body.request_id = **v;
-  if (auto v = f.OptionalText("HostId"); v.ok() && v->has_value()) body.host_id = **v;
-  return body;
+  return ErrorBodyFrom(parsed->root);
 }
 
 ErrorCode ClassifyServerError(int http_status, std::string_view s3_code) {

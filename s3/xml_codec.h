@@ -71,10 +71,10 @@ inline constexpr size_t kMaxXmlMarkup = 500'000;
 
 // The <Error> body S3 sends with a failure status (and sometimes with 200 on Complete/Copy).
 struct S3ErrorBody {
-  std::string code;        // "NoSuchKey"
+  std::string code;  // "NoSuchKey"
   std::string message;
   std::string request_id;
-  std::string host_id;     // radosgw and AWS both send <HostId>; "" when absent
+  std::string host_id;  // radosgw and AWS both send <HostId>; "" when absent
 };
 
 // nullopt when the body is not an S3 <Error> document (not XML, another root, over the size

@@ -86,7 +86,8 @@ TEST(ListObjectsV2Test, UrlDecodesKeysAndPrefixes) {
   EXPECT_EQ(page->objects[0].key, "dir one/a b+c.txt");
   EXPECT_EQ(page->objects[1].key, "dir one/100% done");
   EXPECT_EQ(page->objects[2].key, "dir one/caf\xC3\xA9 \xE2\x82\xAC");
-  EXPECT_EQ(page->objects[3].key, std::string("dir one/line\nbreak\r\x01" "ctl"));
+  EXPECT_EQ(page->objects[3].key, std::string("dir one/line\nbreak\r\x01"
+                                              "ctl"));
   EXPECT_EQ(page->objects[3].size, 5368709120u);
   EXPECT_EQ(page->objects[3].etag, "\"9b2cf535f27731c974343645a398532b-2\"");
   EXPECT_EQ(page->objects[4].key, "dir one/test_file(3).png");
@@ -95,9 +96,9 @@ TEST(ListObjectsV2Test, UrlDecodesKeysAndPrefixes) {
 }
 
 TEST(ListObjectsV2Test, KeysAreNotDecodedWithoutEncodingType) {
-  Result<ListObjectsPage> page = ParseListObjectsV2(ListBody(
-      "<IsTruncated>false</IsTruncated>" + Contents("a+b%2B c &amp; &lt;d&gt; &#x263A;") +
-      "<CommonPrefixes><Prefix>x%y+/</Prefix></CommonPrefixes>"));
+  Result<ListObjectsPage> page = ParseListObjectsV2(
+      ListBody("<IsTruncated>false</IsTruncated>" + Contents("a+b%2B c &amp; &lt;d&gt; &#x263A;") +
+               "<CommonPrefixes><Prefix>x%y+/</Prefix></CommonPrefixes>"));
   ASSERT_TRUE(page.ok()) << page.status().ToString();
   ASSERT_EQ(page->objects.size(), 1u);
   EXPECT_EQ(page->objects[0].key, "a+b%2B c & <d> \xE2\x98\xBA");
@@ -116,9 +117,9 @@ TEST(ListObjectsV2Test, KeepsSurroundingWhitespaceOfKeysButTrimsNumbers) {
 }
 
 TEST(ListObjectsV2Test, AcceptsCdataAndComments) {
-  Result<ListObjectsPage> page = ParseListObjectsV2(ListBody(
-      "<!-- a comment --><IsTruncated>false</IsTruncated>" +
-      Contents("<![CDATA[a<b]]><!-- mid -->&amp;c")));
+  Result<ListObjectsPage> page =
+      ParseListObjectsV2(ListBody("<!-- a comment --><IsTruncated>false</IsTruncated>" +
+                                  Contents("<![CDATA[a<b]]><!-- mid -->&amp;c")));
   ASSERT_TRUE(page.ok()) << page.status().ToString();
   EXPECT_EQ(page->objects.at(0).key, "a<b&c");
 }
@@ -158,10 +159,8 @@ TEST(ListObjectsV2Test, MalformedBodiesAreCorruptWithOneClearLine) {
       {"empty", "", "empty body"},
       {"whitespace only", "  \n", "empty body"},
       {"not xml", "Service Unavailable", "not XML"},
-      {"html", "<html><body>502 Bad Gateway</body></html>",
-       "unexpected root element <html>"},
-      {"wrong root",
-       "<ListAllMyBucketsResult><Buckets/></ListAllMyBucketsResult>",
+      {"html", "<html><body>502 Bad Gateway</body></html>", "unexpected root element <html>"},
+      {"wrong root", "<ListAllMyBucketsResult><Buckets/></ListAllMyBucketsResult>",
        "unexpected root element <ListAllMyBucketsResult>"},
       {"v1 listing is fine but v2 root is required", "<ListBucketResultV1/>",
        "unexpected root element <ListBucketResultV1>"},
@@ -170,8 +169,9 @@ TEST(ListObjectsV2Test, MalformedBodiesAreCorruptWithOneClearLine) {
       {"unclosed", "<ListBucketResult><IsTruncated>false</IsTruncated>", "not XML"},
       {"mismatched tags", ListBody("<IsTruncated>false</Truncated>"), "not XML"},
       {"nul byte", ListBody(ok_head + std::string("<Name>a\0b</Name>", 16)), "NUL byte"},
-      {"missing key", ListBody(ok_head + "<Contents><LastModified>2026-11-28T17:36:17Z"
-                                         "</LastModified><ETag>e</ETag><Size>1</Size></Contents>"),
+      {"missing key",
+       ListBody(ok_head + "<Contents><LastModified>2026-11-28T17:36:17Z"
+                          "</LastModified><ETag>e</ETag><Size>1</Size></Contents>"),
        "missing <Key> in <Contents>"},
       {"empty key", ListBody(ok_head + Contents("")), "empty <Key> in <Contents>"},
       {"whitespace-only key", ListBody(ok_head + Contents("   ")), "empty <Key> in <Contents>"},
@@ -201,11 +201,11 @@ TEST(ListObjectsV2Test, MalformedBodiesAreCorruptWithOneClearLine) {
        "<Size> in <Contents> is out of range"},
       {"huge size", ListBody(ok_head + Contents("k", std::string(5000, '9'))),
        "<Size> in <Contents> is out of range"},
-      {"duplicate size", ListBody(ok_head + Contents("k", "1", "2026-11-28T17:36:17Z",
-                                                     "<Size>2</Size>")),
+      {"duplicate size",
+       ListBody(ok_head + Contents("k", "1", "2026-11-28T17:36:17Z", "<Size>2</Size>")),
        "duplicate <Size> in <Contents>"},
-      {"duplicate key", ListBody(ok_head + Contents("k", "1", "2026-11-28T17:36:17Z",
-                                                    "<Key>k2</Key>")),
+      {"duplicate key",
+       ListBody(ok_head + Contents("k", "1", "2026-11-28T17:36:17Z", "<Key>k2</Key>")),
        "duplicate <Key> in <Contents>"},
       {"element inside key", ListBody(ok_head + Contents("a<b>c</b>")),
        "unexpected <b> inside <Key> in <Contents>"},
@@ -213,7 +213,8 @@ TEST(ListObjectsV2Test, MalformedBodiesAreCorruptWithOneClearLine) {
        "<LastModified> in <Contents>: bad timestamp \"yesterday\""},
       {"impossible date", ListBody(ok_head + Contents("k", "1", "2026-02-30T00:00:00Z")),
        "day out of range"},
-      {"missing IsTruncated", ListBody(Contents("k")), "missing <IsTruncated> in <ListBucketResult>"},
+      {"missing IsTruncated", ListBody(Contents("k")),
+       "missing <IsTruncated> in <ListBucketResult>"},
       {"duplicate IsTruncated", ListBody(ok_head + ok_head),
        "duplicate <IsTruncated> in <ListBucketResult>"},
       {"bad IsTruncated", ListBody("<IsTruncated>yes</IsTruncated>"),
@@ -423,7 +424,8 @@ TEST(InitiateMultipartUploadTest, Malformed) {
 }
 
 TEST(CompleteMultipartUploadTest, ParsesAwsExample) {
-  Result<std::string> etag = ParseCompleteMultipartUpload(ReadData("complete_multipart_upload.xml"));
+  Result<std::string> etag =
+      ParseCompleteMultipartUpload(ReadData("complete_multipart_upload.xml"));
   ASSERT_TRUE(etag.ok()) << etag.status().ToString();
   EXPECT_EQ(*etag, "\"3858f62230ac3c915f300c664312c11f-9\"");
 }
@@ -626,7 +628,7 @@ TEST(BuildDeleteObjectsXmlTest, EscapesMarkupAndLineEnds) {
 }
 
 TEST(BuildDeleteObjectsXmlTest, RoundTripsThroughAnXmlParser) {
-  const std::vector<std::string> keys = {"plain", "a & b", "<tag>", "caf\xC3\xA9",
+  const std::vector<std::string> keys = {"plain",    "a & b",      "<tag>", "caf\xC3\xA9",
                                          "cr\r\nlf", "  spaces  ", "x]]>y", "%2B+"};
   std::string xml = BuildDeleteObjectsXml(keys);
   tinyxml2::XMLDocument doc;
@@ -645,9 +647,13 @@ TEST(BuildDeleteObjectsXmlTest, RoundTripsThroughAnXmlParser) {
 TEST(BuildDeleteObjectsXmlTest, ControlCharactersAreWrittenSoTheServerRefusesTheBody) {
   // XML 1.0 cannot carry U+0001; the reference makes a conforming server answer MalformedXML
   // instead of deleting some other key.
-  std::string xml = BuildDeleteObjectsXml({std::string("a\x01" "b")});
+  std::string xml =
+      BuildDeleteObjectsXml({std::string("a\x01"
+                                         "b")});
   EXPECT_NE(xml.find("<Key>a&#1;b</Key>"), std::string::npos) << xml;
-  EXPECT_FALSE(FitsXmlRequest(std::string("a\x01" "b")));
+  EXPECT_FALSE(
+      FitsXmlRequest(std::string("a\x01"
+                                 "b")));
 }
 
 TEST(FitsXmlRequestTest, AcceptsWhatXml10CanCarry) {
@@ -667,7 +673,7 @@ TEST(FitsXmlRequestTest, RefusesControlsAndInvalidUtf8) {
   EXPECT_FALSE(FitsXmlRequest("vt\x0b"));
   EXPECT_FALSE(FitsXmlRequest("esc\x1b[0m"));
   EXPECT_FALSE(FitsXmlRequest("\xC3"));              // truncated sequence
-  EXPECT_FALSE(FitsXmlRequest("\xC3(" ));            // bad continuation
+  EXPECT_FALSE(FitsXmlRequest("\xC3("));             // bad continuation
   EXPECT_FALSE(FitsXmlRequest("\x80"));              // lone continuation byte
   EXPECT_FALSE(FitsXmlRequest("\xC0\xAF"));          // overlong '/'
   EXPECT_FALSE(FitsXmlRequest("\xE0\x80\xAF"));      // overlong '/'
@@ -712,14 +718,29 @@ TEST(ParseIso8601Test, ValidTimestamps) {
 }
 
 TEST(ParseIso8601Test, MalformedTimestamps) {
-  for (const char* bad :
-       {"", "2026-11-28", "2026-11-28T17:36:17", "2026-11-28 17:36:17Z", "2026-11-28T17:36Z",
-        "2026-13-01T00:00:00Z", "2026-00-01T00:00:00Z", "2026-11-31T00:00:00Z",
-        "2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2026-11-28T24:00:00Z",
-        "2026-11-28T23:60:00Z", "2026-11-28T17:36:17.Z", "2026-11-28T17:36:17.1234567890Z",
-        "2026-11-28T17:36:17ZZ", "2026-11-28T17:36:17+0200", "2026-11-28T17:36:17+24:00",
-        "1600-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "+2026-11-28T17:36:17Z",
-        "2026-1-28T17:36:17Z", "2026-11-28t17:36:17z", "２026-11-28T17:36:17Z"}) {
+  for (const char* bad : {"",
+                          "2026-11-28",
+                          "2026-11-28T17:36:17",
+                          "2026-11-28 17:36:17Z",
+                          "2026-11-28T17:36Z",
+                          "2026-13-01T00:00:00Z",
+                          "2026-00-01T00:00:00Z",
+                          "2026-11-31T00:00:00Z",
+                          "2023-02-29T00:00:00Z",
+                          "1900-02-29T00:00:00Z",
+                          "2026-11-28T24:00:00Z",
+                          "2026-11-28T23:60:00Z",
+                          "2026-11-28T17:36:17.Z",
+                          "2026-11-28T17:36:17.1234567890Z",
+                          "2026-11-28T17:36:17ZZ",
+                          "2026-11-28T17:36:17+0200",
+                          "2026-11-28T17:36:17+24:00",
+                          "1600-01-01T00:00:00Z",
+                          "9999-12-31T23:59:59Z",
+                          "+2026-11-28T17:36:17Z",
+                          "2026-1-28T17:36:17Z",
+                          "2026-11-28t17:36:17z",
+                          "２026-11-28T17:36:17Z"}) {
     SCOPED_TRACE(bad);
     ExpectCorrupt(ParseIso8601(bad), "bad timestamp");
   }
@@ -733,13 +754,12 @@ TEST(ParseHttpDateTest, ImfFixdate) {
 }
 
 TEST(ParseHttpDateTest, MalformedDates) {
-  for (const char* bad :
-       {"", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
-        "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37 +0000",
-        "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 nov 1994 08:49:37 GMT",
-        "Xyz, 06 Nov 1994 08:49:37 GMT", "Sun, 31 Feb 1994 08:49:37 GMT",
-        "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 GMT ",
-        "Sun,06 Nov 1994 08:49:37 GMT ", "1795887377"}) {
+  for (const char* bad : {"", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+                          "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37 +0000",
+                          "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 nov 1994 08:49:37 GMT",
+                          "Xyz, 06 Nov 1994 08:49:37 GMT", "Sun, 31 Feb 1994 08:49:37 GMT",
+                          "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 GMT ",
+                          "Sun,06 Nov 1994 08:49:37 GMT ", "1795887377"}) {
     SCOPED_TRACE(bad);
     ExpectCorrupt(ParseHttpDate(bad), "bad HTTP date");
   }
