@@ -308,6 +308,30 @@ TEST(ListObjectsV2Test, ManyEntriesWithinTheLimitParse) {
   EXPECT_EQ(page->objects.back().size, 39999u);
 }
 
+TEST(ListObjectsV2Test, ByteOrderMarkIsAccepted) {
+  Result<ListObjectsPage> page =
+      ParseListObjectsV2("\xEF\xBB\xBF" + ReadData("list_objects_v2.xml"));
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->objects.size(), 2u);
+}
+
+TEST(ListObjectsV2Test, EntityDeclarationsAreNotExpanded) {
+  // "Billion laughs": tinyxml2 does not process DTD entities, so nothing grows.
+  std::string body =
+      "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">"
+      "<!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"
+      "<!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">]>" +
+      ListBody("<IsTruncated>false</IsTruncated>" + Contents("&lol3;"))
+          .substr(std::string_view("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n").size());
+  Result<ListObjectsPage> page = ParseListObjectsV2(body);
+  if (page.ok()) {
+    ASSERT_EQ(page->objects.size(), 1u);
+    EXPECT_LE(page->objects[0].key.size(), 16u) << page->objects[0].key;
+  } else {
+    EXPECT_EQ(page.status().code(), ErrorCode::kCorrupt);
+  }
+}
+
 TEST(ListObjectsV2Test, ErrorDocumentIsTheServerError) {
   Result<ListObjectsPage> page = ParseListObjectsV2(ReadData("error_no_such_key.xml"));
   ASSERT_FALSE(page.ok());
