@@ -1,5 +1,6 @@
 #include "auth/endpoint.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace spacesfs::auth {
@@ -67,7 +68,11 @@ bool IsDnsName(std::string_view s) {
     for (char c : label) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
     }
-    if (dot == s.npos) return true;
+    if (dot == s.npos) {
+      // A numeric last label would make "256.1.1.1" a name; only real IPv4 addresses are numeric.
+      return !std::all_of(label.begin(), label.end(),
+                          [](char c) { return c >= '0' && c <= '9'; });
+    }
     start = dot + 1;
   }
 }
