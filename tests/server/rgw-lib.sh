@@ -62,7 +62,7 @@ rgw_stop_daemon() {
     fi
     [ "${3:-}" = verbose ] && echo "stopped $name (pid $pid)"
   fi
-  rm -f "$RUN_DIR/$name.pid"
+  rm -f "$RUN_DIR/$name.pid" "$RUN_DIR/$name.asok"
 }
 
 rgw_stop_all() {  # [term|kill] [verbose]: rgw, then osd, then mon
