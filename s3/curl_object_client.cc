@@ -632,7 +632,18 @@ Result<std::vector<DeleteError>> CurlObjectClient::DeleteObjects(
   for (const std::string& key : keys) {
     SPACESFS_RETURN_IF_ERROR(WithContext(InvalidKey(key), op, ""));
   }
-  const std::string xml = BuildDeleteObjectsXml(keys);
+  // Keys XML 1.0 cannot carry go one by one, percent-encoded in the URL.
+  std::vector<DeleteError> errors;
+  std::vector<std::string> batch;
+  for (const std::string& key : keys) {
+    if (FitsXmlRequest(key)) {
+      batch.push_back(key);
+    } else if (Status status = DeleteObject(key); !status.ok()) {
+      errors.push_back(DeleteError{key, status});
+    }
+  }
+  if (batch.empty()) return errors;
+  const std::string xml = BuildDeleteObjectsXml(batch);
   const BodySource body = BodySource::FromView(xml);
   Call call;
   call.method = "POST";
@@ -641,11 +652,10 @@ Result<std::vector<DeleteError>> CurlObjectClient::DeleteObjects(
   call.headers.emplace_back("content-type", "application/xml");
   Result<std::string> md5 = PrepareBody(body, &call.headers, &call.payload_hash);
   if (!md5.ok()) return WithContext(md5.status(), op, "");
-  std::vector<DeleteError> errors;
   call.check_body = [&](const HttpResponse& response) -> Status {
     Result<std::vector<DeleteError>> parsed = ParseDeleteResult(response.body);
     if (!parsed.ok()) return parsed.status();
-    errors = std::move(*parsed);
+    for (DeleteError& error : *parsed) errors.push_back(std::move(error));
     return Status::Ok();
   };
   HttpResponse response;

@@ -267,7 +267,8 @@ TEST_F(ObjectOpsTest, DeleteAndDeleteMany) {
   EXPECT_TRUE(again.ok()) << again.ToString();
 
   std::vector<std::string> keys = {prefix_ + "many/1", prefix_ + "many/2 two",
-                                   prefix_ + "many/<3&>", prefix_ + "many/new\nline"};
+                                   prefix_ + "many/<3&>", prefix_ + "many/new\nline",
+                                   prefix_ + "many/ctrl\x01char"};
   for (const auto& k : keys) Put(k, "y");
   keys.push_back(prefix_ + "many/never-existed");
   Result<std::vector<DeleteError>> errors = client_->DeleteObjects(keys);
