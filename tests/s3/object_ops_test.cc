@@ -376,3 +376,52 @@ TEST_F(ObjectOpsTest, ConcurrentRequestsShareThePool) {
 
 }  // namespace
 }  // namespace spacesfs::s3
+
+namespace spacesfs::s3 {
+namespace {
+
+// radosgw runs with "rgw dns name = localhost", and libcurl resolves *.localhost to loopback,
+// so bucket.localhost:PORT reaches the bucket by virtual-hosted addressing.
+TEST(AddressingTest, VirtualHostedStyleWorksAgainstLocalhost) {
+  Result<testing::S3TestEnv> env = testing::LoadS3TestEnv();
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  ClientConfig config = testing::TestClientConfig(*env, env->owner, "team-a");
+  size_t port_at = config.endpoint.rfind(':');
+  ASSERT_NE(port_at, std::string::npos);
+  config.endpoint = "http://localhost" + config.endpoint.substr(port_at);
+  config.addressing = Addressing::kVirtualHosted;
+  auto client = CurlObjectClient::Create(config);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_FALSE((*client)->path_style());
+
+  const std::string key = testing::UniqueTestPrefix("vhost") + "a b+c";
+  PutObjectRequest put;
+  put.key = key;
+  put.body = BodySource::FromView("virtual");
+  Result<std::string> etag = (*client)->PutObject(put);
+  ASSERT_TRUE(etag.ok()) << etag.status().ToString();
+  std::string data;
+  Result<ObjectInfo> info = (*client)->GetObject({key, std::nullopt, ""}, [&](std::string_view c) {
+    data.append(c);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(data, "virtual");
+  ListObjectsRequest list;
+  list.prefix = key;
+  Result<ListObjectsPage> page = (*client)->ListObjects(list);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->objects.size(), 1u);
+  EXPECT_EQ(page->objects[0].key, key);
+  EXPECT_TRUE((*client)->DeleteObject(key).ok());
+
+  // Auto addressing picks path-style for localhost and reaches the same bucket.
+  config.addressing = Addressing::kAuto;
+  auto path_client = CurlObjectClient::Create(config);
+  ASSERT_TRUE(path_client.ok());
+  EXPECT_TRUE((*path_client)->path_style());
+  EXPECT_EQ((*path_client)->HeadObject(key).status().code(), ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace spacesfs::s3
