@@ -199,6 +199,8 @@ TEST(SystemdUnits, SystemTemplateIsHardened) {
   EXPECT_EQ(One(u, "Service.RestrictRealtime"), "yes");
   EXPECT_EQ(One(u, "Service.RestrictSUIDSGID"), "yes");
   EXPECT_EQ(One(u, "Service.RestrictNamespaces"), "yes");
+  EXPECT_EQ(One(u, "Service.ProtectClock"), "yes");
+  EXPECT_EQ(One(u, "Service.ProtectHostname"), "yes");
   EXPECT_EQ(One(u, "Service.RestrictAddressFamilies"), "AF_UNIX AF_INET AF_INET6 AF_NETLINK");
   EXPECT_EQ(One(u, "Service.SystemCallArchitectures"), "native");
   EXPECT_EQ(One(u, "Service.SystemCallFilter"), "@system-service @mount");
