@@ -24,6 +24,7 @@ foreach(_unit system/spacesfs@.service user/spacesfs@.service)
   file(READ "${PROJECT_SOURCE_DIR}/systemd/${_src}" _text)
   string(REPLACE "/usr/bin/spacesfs" "${CMAKE_INSTALL_FULL_BINDIR}/spacesfs" _text "${_text}")
   file(CONFIGURE OUTPUT "${_out}/${_unit}" CONTENT "${_text}" @ONLY)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/systemd/${_src}")
 endforeach()
 install(FILES "${_out}/system/spacesfs@.service" DESTINATION lib/systemd/system)
 install(FILES "${_out}/user/spacesfs@.service" DESTINATION lib/systemd/user)
@@ -88,10 +89,10 @@ string(REPLACE ";" "" CPACK_DEBIAN_PACKAGE_DESCRIPTION "${CPACK_DEBIAN_PACKAGE_D
 set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-# Library dependencies come from dpkg-shlibdeps (package dpkg-dev); fuse3 brings fusermount3
-# and mount.fuse3, which the binary runs rather than links.
+# Library dependencies come from dpkg-shlibdeps (package dpkg-dev). Programs the package runs
+# rather than links: fuse3 (fusermount3, mount.fuse3), procps (kill, for systemctl reload).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "fuse3")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "fuse3, procps")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${_out}/debian/conffiles;${_out}/debian/postinst;${_out}/debian/postrm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)

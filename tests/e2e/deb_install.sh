@@ -4,8 +4,8 @@
 #
 #   bash tests/e2e/deb_install.sh [BUILD_DIR]        (as root; BUILD_DIR defaults to build-deb)
 #
-# Needs: cmake, g++, the build dependencies, dpkg-dev (dpkg-shlibdeps, used by cpack), fuse3 (a
-# dependency of the package), systemd (systemd-analyze), man-db (man). Refuses to run when a
+# Needs: cmake, g++, the build dependencies, dpkg-dev (dpkg-shlibdeps, used by cpack), fuse3 and
+# procps (dependencies of the package), systemd (systemd-analyze), man-db (man). Refuses to run when a
 # spacesfs package is already installed, so it never replaces one. Prints PASS and exits 0 when
 # every check held; otherwise prints the failed check and exits 1 (the package is purged either way).
 set -euo pipefail
@@ -41,9 +41,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# --- build ---
-cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
-      -DSPACESFS_TESTS=OFF >/dev/null
+# --- build (in a build directory of its own: the package needs CMAKE_INSTALL_PREFIX=/usr) ---
+if [ -f "$build/CMakeCache.txt" ]; then
+  if ! grep -qx 'CMAKE_INSTALL_PREFIX:PATH=/usr' "$build/CMakeCache.txt"; then
+    echo "$build was configured with another install prefix; give a build directory of its own" >&2
+    exit 2
+  fi
+  cmake "$build" >/dev/null
+else
+  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
+        -DSPACESFS_TESTS=OFF >/dev/null
+fi
 cmake --build "$build" -j1 --target spacesfs spacesfs_man >/dev/null
 rm -f "$build"/spacesfs_*.deb
 (cd "$build" && cpack -G DEB >/dev/null)
@@ -59,7 +67,7 @@ contents=$(dpkg-deb -c "$deb")
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
 dep_names=$(tr ',' '\n' <<<"$depends" | awk '{print $1}')
-for dep in fuse3 libc6 libstdc++6 libcurl4 libssl3 libtinyxml2-9 libinih1 libsystemd0; do
+for dep in fuse3 procps libc6 libstdc++6 libcurl4 libssl3 libtinyxml2-9 libinih1 libsystemd0; do
   check "Depends names $dep" grep -qxF "$dep" <<<"$dep_names"
 done
 check "Depends names an spdlog library package" grep -q '^libspdlog1' <<<"$dep_names"
