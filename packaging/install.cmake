@@ -41,8 +41,9 @@ foreach(_page man8/spacesfs.8 man8/mount.spacesfs.8 man5/spacesfs-credentials.5)
   set(_gz "${_out}/${_page}.gz")
   get_filename_component(_section_dir "${_page}" DIRECTORY)
   add_custom_command(OUTPUT "${_gz}"
-                     COMMAND ${CMAKE_COMMAND} -E make_directory "${_out}/${_section_dir}"
-                     COMMAND gzip -9 -n -c "${PROJECT_SOURCE_DIR}/man/${_page}" > "${_gz}"
+                     COMMAND ${CMAKE_COMMAND} -E copy "${PROJECT_SOURCE_DIR}/man/${_page}"
+                             "${_out}/${_page}"
+                     COMMAND gzip -9 -n -f "${_out}/${_page}"
                      DEPENDS "${PROJECT_SOURCE_DIR}/man/${_page}" VERBATIM)
   list(APPEND _man_gz "${_gz}")
   install(FILES "${_gz}" DESTINATION "${CMAKE_INSTALL_MANDIR}/${_section_dir}")
