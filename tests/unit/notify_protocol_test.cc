@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -119,6 +120,30 @@ TEST_F(NotifySocket, WithoutNotifySocketEverythingIsAQuietNoOp) {
   EXPECT_TRUE(NotifyReloading().ok());
   EXPECT_TRUE(NotifyStopping().ok());
   EXPECT_EQ(Receive(200), std::nullopt);
+}
+
+// systemd may hand over an abstract socket: NOTIFY_SOCKET=@name.
+TEST(NotifyAbstractSocket, ReachesAnAbstractNamespaceSocket) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  std::string name = "spacesfs-notify-test-" + std::to_string(getpid());
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());  // sun_path[0] == '\0': abstract
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0) << std::strerror(errno);
+  ASSERT_EQ(setenv("NOTIFY_SOCKET", ("@" + name).c_str(), 1), 0);
+
+  Status s = NotifyReady();
+  unsetenv("NOTIFY_SOCKET");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 2000), 1);
+  char buffer[256];
+  ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+  close(fd);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buffer, static_cast<size_t>(n)), "READY=1");
 }
 
 TEST_F(NotifySocket, UnreachableSocketIsAnIoError) {
