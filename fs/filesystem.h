@@ -228,7 +228,7 @@ class Filesystem {
   Result<AttrReply> GetAttr(const Caller& caller, InodeId ino, std::optional<FileHandle> fh);
   // mode/uid/gid/times are persisted (deferred, coalesced) with CopyObject onto itself; size is a
   // truncate (uploaded at once if no handle is open, else on flush/release). kIsDirectory for a
-  // size change on a directory; kNotPermitted for mode/owner changes on a symlink.
+  // size change on a directory, kInvalidArgument on a symlink.
   Result<AttrReply> SetAttr(const Caller& caller, InodeId ino, const SetAttrRequest& request,
                             std::optional<FileHandle> fh);
   // kInvalidArgument if ino is not a symlink.
