@@ -28,7 +28,7 @@
 
 namespace spacesfs::s3 {
 
-class MemoryObjectClient final : public ObjectClient {
+class MemoryObjectClient : public ObjectClient {
  public:
   enum class Operation {
     kHeadObject,
