@@ -80,6 +80,7 @@ struct Inode {
   s3::UserMetadata metadata;   // as last read with HEAD (valid when metadata_known)
   bool metadata_known = false;
   bool has_marker = false;     // directories: a "dir/" object exists
+  TimePoint marker_expiry{};   // has_marker is known to hold until then
   std::string link_target;
   bool link_known = false;
   uint64_t lookups = 0;
@@ -197,6 +198,7 @@ class Filesystem::Impl {
                               const std::string& content_type);
   Status FlushMetadata(InodeId ino);
   Status FlushFilesUnder(const std::string& path);
+  void KeepDirectory(InodeId dir);
   Result<std::shared_ptr<Handle>> GetHandle(FileHandle fh);
   Result<std::string> ReadRemote(Handle& handle, const std::string& key, uint64_t offset,
                                  size_t size);
@@ -358,6 +360,7 @@ Inode& Filesystem::Impl::AttachChild(InodeId parent, const std::string& name, co
             found.has_marker ? found.info.last_modified_ns : mount_time_ns_, options_);
       }
       inode->has_marker = found.has_marker;
+      inode->marker_expiry = Now() + options_.attr_ttl;
     } else {
       bool same = inode->etag == found.info.etag && !found.metadata_known;
       if (!same) {
@@ -732,14 +735,17 @@ Status Filesystem::Impl::Unlink(InodeId parent, std::string_view name) {
     if (file) file->unlinked = false;
     return FromClient(s, "DELETE", key);
   }
-  std::lock_guard lock(mu_);
-  if (Inode* inode = FindInode(r->ino)) {
-    inode->meta_pending = false;
-    Detach(*inode);
+  {
+    std::lock_guard lock(mu_);
+    if (Inode* inode = FindInode(r->ino)) {
+      inode->meta_pending = false;
+      Detach(*inode);
+    }
+    if (options_.negative_ttl.count() > 0) {
+      negative_[{parent, std::string(name)}] = Now() + options_.negative_ttl;
+    }
   }
-  if (options_.negative_ttl.count() > 0) {
-    negative_[{parent, std::string(name)}] = Now() + options_.negative_ttl;
-  }
+  KeepDirectory(parent);
   return Status::Ok();
 }
 
@@ -761,14 +767,17 @@ Status Filesystem::Impl::RmDir(InodeId parent, std::string_view name) {
   }
   Status s = client_.DeleteObject(prefix);
   if (!s.ok()) return FromClient(s, "DELETE", prefix);
-  std::lock_guard lock(mu_);
-  if (Inode* inode = FindInode(r->ino)) {
-    inode->meta_pending = false;
-    Detach(*inode);
+  {
+    std::lock_guard lock(mu_);
+    if (Inode* inode = FindInode(r->ino)) {
+      inode->meta_pending = false;
+      Detach(*inode);
+    }
+    if (options_.negative_ttl.count() > 0) {
+      negative_[{parent, std::string(name)}] = Now() + options_.negative_ttl;
+    }
   }
-  if (options_.negative_ttl.count() > 0) {
-    negative_[{parent, std::string(name)}] = Now() + options_.negative_ttl;
-  }
+  KeepDirectory(parent);
   return Status::Ok();
 }
 
@@ -820,6 +829,50 @@ Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std
   return etag;
 }
 
+// A directory without a marker exists only through the keys below it. When the mount removes
+// the last of them, the directory must stay: write its marker.
+void Filesystem::Impl::KeepDirectory(InodeId dir) {
+  std::string path;
+  s3::UserMetadata metadata;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(dir);
+    bool marker_known = inode != nullptr && inode->has_marker && inode->marker_expiry > Now();
+    if (inode == nullptr || dir == kRootInode || inode->type != FileType::kDirectory ||
+        marker_known || inode->parent == 0) {
+      return;
+    }
+    path = inode->path;
+    metadata = MetadataFor(*inode);
+  }
+  std::string prefix = DirPrefix(path);
+  s3::ListObjectsRequest list;
+  list.prefix = prefix;
+  list.max_keys = 1;
+  Result<s3::ListObjectsPage> page = client_.ListObjects(list);
+  if (!page.ok()) {
+    spdlog::warn("{}", FromClient(page.status(), "LIST", prefix).ToString());
+    return;
+  }
+  if (page->objects.empty()) {
+    s3::PutObjectRequest put;
+    put.key = prefix;
+    put.body = s3::BodySource::FromView("");
+    put.metadata = metadata;
+    put.content_type = kDirectoryContentType;
+    Result<std::string> etag = client_.PutObject(put);
+    if (!etag.ok()) {
+      spdlog::warn("{}", FromClient(etag.status(), "PUT", prefix).ToString());
+      return;
+    }
+  }
+  std::lock_guard lock(mu_);
+  if (Inode* inode = FindInode(dir)) {
+    inode->has_marker = true;
+    inode->marker_expiry = Now() + options_.attr_ttl;
+  }
+}
+
 Status Filesystem::Impl::FlushFilesUnder(const std::string& path) {
   std::vector<std::pair<InodeId, std::shared_ptr<OpenFile>>> files;
   {
@@ -843,11 +896,11 @@ Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, Inod
   if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
   if (flags & kRenameExchange) return Status(ErrorCode::kNotSupported, "RENAME_EXCHANGE");
   std::string name(name_view), new_name(new_name_view);
+  Result<std::string> new_parent_path = ParentPath(new_parent);
+  if (!new_parent_path.ok()) return new_parent_path.status();
   Result<Resolved> src = ResolveChild(parent, name);
   if (!src.ok()) return src.status();
   if (!src->exists) return Status(ErrorCode::kNotFound, name);
-  Result<std::string> new_parent_path = ParentPath(new_parent);
-  if (!new_parent_path.ok()) return new_parent_path.status();
   std::string dst_path = JoinPath(*new_parent_path, new_name);
   bool is_dir = src->type == FileType::kDirectory;
   SPACESFS_RETURN_IF_ERROR(CheckNewName(new_name, is_dir ? DirPrefix(dst_path) : Key(dst_path)));
@@ -897,7 +950,7 @@ Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, Inod
     if (!etag.ok()) return etag.status();
     Status del = client_.DeleteObject(from);
     if (!del.ok()) return FromClient(del, "DELETE", from);
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (dst->exists) {
       if (Inode* old = FindInode(dst->ino); old != nullptr && old->ino != src->ino) {
         if (old->file) old->file->unlinked = true;  // its bytes were replaced
@@ -912,6 +965,8 @@ Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, Inod
     }
     negative_.erase({new_parent, new_name});
     if (options_.negative_ttl.count() > 0) negative_[{parent, name}] = Now() + options_.negative_ttl;
+    lock.unlock();
+    if (parent != new_parent) KeepDirectory(parent);
     return Status::Ok();
   }
 
@@ -955,7 +1010,7 @@ Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, Inod
       return FromClient(failed->front().status, "DELETE-OBJECTS", failed->front().key);
     }
   }
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (dst->exists) {
     if (Inode* old = FindInode(dst->ino); old != nullptr && old->ino != src->ino) Detach(*old);
   }
@@ -965,6 +1020,8 @@ Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, Inod
   }
   negative_.erase({new_parent, new_name});
   if (options_.negative_ttl.count() > 0) negative_[{parent, name}] = Now() + options_.negative_ttl;
+  lock.unlock();
+  if (parent != new_parent) KeepDirectory(parent);
   return Status::Ok();
 }
 
