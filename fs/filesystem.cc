@@ -611,7 +611,10 @@ Result<AttrReply> Filesystem::Impl::GetAttr(InodeId ino) {
     Detach(*inode);
     return Status(ErrorCode::kNotFound, path + " no longer exists");
   }
-  if (inode->parent == 0) return AttrReply{inode->attr, Seconds(options_.attr_ttl)};
+  auto child = children_.find({inode->parent, inode->name});
+  if (inode->parent == 0 || child == children_.end() || child->second != ino) {
+    return AttrReply{inode->attr, Seconds(options_.attr_ttl)};
+  }
   Inode& updated = AttachChild(inode->parent, inode->name, **found);
   return AttrReply{updated.attr, Seconds(options_.attr_ttl)};
 }
@@ -727,7 +730,10 @@ Status Filesystem::Impl::Unlink(InodeId parent, std::string_view name) {
   if (file) {
     // Open handles keep their bytes: bring them local before the object goes.
     flock = std::unique_lock(file->mu);
-    SPACESFS_RETURN_IF_ERROR(EnsureLoaded(*file, key));
+    Status loaded = EnsureLoaded(*file, key);
+    // An object that already changed on the server cannot be kept for the open handles: they
+    // get kStale, as they would without the unlink.
+    if (!loaded.ok() && loaded.code() != ErrorCode::kStale) return loaded;
     file->unlinked = true;
   }
   Status s = client_.DeleteObject(key);

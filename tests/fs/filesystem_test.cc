@@ -763,5 +763,86 @@ TEST_F(FilesystemTest, ConcurrentWritersOnDistinctFiles) {
   EXPECT_EQ(Names(kRootInode).size(), 100u);
 }
 
+// Fails chosen operations of a MemoryObjectClient.
+class FlakyClient : public s3::MemoryObjectClient {
+ public:
+  std::atomic<int> fail_puts{0};
+  std::atomic<int> fail_parts{0};
+  Result<std::string> PutObject(const s3::PutObjectRequest& request) override {
+    if (fail_puts > 0) {
+      fail_puts--;
+      return Status::FromServer(ErrorCode::kServerError, 500, "InternalError", "boom", "r1");
+    }
+    return MemoryObjectClient::PutObject(request);
+  }
+  Result<std::string> UploadPart(const std::string& key, const std::string& upload_id, int part,
+                                 const s3::BodySource& body) override {
+    if (fail_parts > 0) {
+      fail_parts--;
+      return Status(ErrorCode::kNetwork, "connection reset");
+    }
+    return MemoryObjectClient::UploadPart(key, upload_id, part, body);
+  }
+};
+
+TEST_F(FilesystemTest, FailedUploadsAreReportedAndRetried) {
+  FlakyClient flaky;
+  Options o = DefaultOptions();
+  o.multipart_threshold = 5 << 20;
+  o.part_size = 5 << 20;
+  Filesystem fs(flaky, o);
+  Result<CreateReply> c = fs.Create(caller_, kRootInode, "f", 0644, O_CREAT | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(fs.Write(c->open.fh, 0, "payload").ok());
+  flaky.fail_puts = 1;
+  Status s = fs.Flush(c->open.fh);
+  EXPECT_EQ(s.code(), ErrorCode::kIoError);
+  EXPECT_NE(s.message().find("InternalError"), std::string::npos) << s.ToString();
+  EXPECT_EQ(*flaky.Data("f"), "");
+  ASSERT_TRUE(fs.Flush(c->open.fh).ok());  // still staged: the retry uploads it
+  EXPECT_EQ(*flaky.Data("f"), "payload");
+  ASSERT_TRUE(fs.Release(c->open.fh).ok());
+
+  // A failed part aborts the multipart upload: nothing is left behind.
+  c = fs.Create(caller_, kRootInode, "big", 0644, O_CREAT | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(fs.Write(c->open.fh, 0, std::string(11 << 20, 'b')).ok());
+  flaky.fail_parts = 1;
+  EXPECT_EQ(fs.Flush(c->open.fh).code(), ErrorCode::kIoError);
+  EXPECT_TRUE(flaky.ListMultipartUploads(s3::ListMultipartUploadsRequest{})->uploads.empty());
+  ASSERT_TRUE(fs.Release(c->open.fh).ok());
+  EXPECT_EQ(flaky.Data("big")->size(), 11u << 20);
+}
+
+TEST_F(FilesystemTest, ConcurrentWritersOnOneFile) {
+  ASSERT_TRUE(WriteFile(kRootInode, "shared", "").ok());
+  InodeId ino = Ino(kRootInode, "shared");
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Result<OpenReply> o = fs_->Open(caller_, ino, O_RDWR);
+      if (!o.ok()) {
+        failures++;
+        return;
+      }
+      for (int i = 0; i < 50; ++i) {
+        std::string block(100, static_cast<char>('A' + t));
+        if (!fs_->Write(o->fh, (i * 4 + t) * 100, block).ok()) failures++;
+        if (!fs_->Read(o->fh, 0, 4096).ok()) failures++;
+        if (!fs_->GetAttr(caller_, ino, o->fh).ok()) failures++;
+      }
+      if (!fs_->Release(o->fh).ok()) failures++;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::string data = *client_.Data("shared");
+  ASSERT_EQ(data.size(), 20000u);
+  for (int block = 0; block < 200; ++block) {
+    EXPECT_EQ(data.substr(block * 100, 100), std::string(100, static_cast<char>('A' + block % 4)));
+  }
+}
+
 }  // namespace
 }  // namespace spacesfs::fs
