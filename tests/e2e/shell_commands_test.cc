@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -161,7 +162,9 @@ TEST_F(ShellCommandsTest, MoveFileAndDirectoryOfHundredFiles) {
   EXPECT_EQ(Sh("cat mvdst/f42"), "42\n");
   EXPECT_EQ(ShResult("ls mvsrc").exit_code, 2);
   EXPECT_EQ(KeysUnder(*client_, *prefix_ + "mvsrc/").size(), 0u);
-  EXPECT_EQ(KeysUnder(*client_, *prefix_ + "mvdst/").size(), 100u);
+  std::vector<std::string> moved = KeysUnder(*client_, *prefix_ + "mvdst/");
+  EXPECT_EQ(moved.size(), 101u);  // 100 files and the directory marker mkdir wrote
+  EXPECT_EQ(std::count(moved.begin(), moved.end(), *prefix_ + "mvdst/"), 1);
   Sh("mv mvdst/f1 moved.txt");
   EXPECT_EQ(GetBody(*client_, *prefix_ + "moved.txt"), "1\n");
 }
