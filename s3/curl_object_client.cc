@@ -226,7 +226,8 @@ Result<ObjectInfo> CurlObjectClient::GetObject(const GetObjectRequest& request,
     uint64_t offset = start + delivered;  // the first byte this response must carry
     std::optional<uint64_t> length;
     if (const std::string* length_header = response.Header("content-length")) {
-      length = std::stoull(*length_header);  // already validated by ObjectInfoFromHeaders
+      length = ParseDecimal(*length_header);
+      if (!length) return Status(ErrorCode::kCorrupt, "malformed Content-Length");
     }
     uint64_t end;  // one past the last byte the whole answer must end at
     if (response.status == 206) {
