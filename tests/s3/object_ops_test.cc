@@ -27,6 +27,13 @@ class ObjectOpsTest : public ::testing::Test {
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
 
+  void TearDown() override {
+    if (client_ != nullptr) {
+      Status cleaned = testing::DeleteAllUnder(*client_, prefix_);
+      EXPECT_TRUE(cleaned.ok()) << cleaned.ToString();
+    }
+  }
+
   std::string Put(const std::string& key, std::string_view body, UserMetadata metadata = {}) {
     PutObjectRequest request;
     request.key = key;

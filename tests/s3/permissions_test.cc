@@ -19,6 +19,15 @@ class PermissionsTest : public ::testing::Test {
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
 
+  void TearDown() override {
+    for (const char* bucket : {"team-a", "team-b"}) {
+      auto owner = testing::MakeTestClient(env_, TestUser::kOwner, bucket);
+      ASSERT_TRUE(owner.ok());
+      Status cleaned = testing::DeleteAllUnder(**owner, prefix_);
+      EXPECT_TRUE(cleaned.ok()) << bucket << ": " << cleaned.ToString();
+    }
+  }
+
   std::unique_ptr<CurlObjectClient> Client(TestUser user, const std::string& bucket) {
     auto client = testing::MakeTestClient(env_, user, bucket);
     EXPECT_TRUE(client.ok()) << client.status().ToString();
