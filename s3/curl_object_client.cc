@@ -226,7 +226,8 @@ Result<ObjectInfo> CurlObjectClient::GetObject(const GetObjectRequest& request,
     uint64_t offset = start + delivered;  // the first byte this response must carry
     std::optional<uint64_t> length;
     if (const std::string* length_header = response.Header("content-length")) {
-      length = std::stoull(*length_header);  // already validated by ObjectInfoFromHeaders
+      length = ParseDecimal(*length_header);
+      if (!length) return Status(ErrorCode::kCorrupt, "malformed Content-Length");
     }
     uint64_t end;  // one past the last byte the whole answer must end at
     if (response.status == 206) {
@@ -508,17 +509,10 @@ Result<ListMultipartUploadsPage> CurlObjectClient::ListMultipartUploads(
   }
   std::optional<ListMultipartUploadsPage> page;
   call.check_body = [&](const HttpResponse& response) -> Status {
-    Result<ListMultipartUploadsPage> parsed = ParseListMultipartUploads(response.body);
+    // radosgw (16.2) URL-encodes the keys as asked without saying <EncodingType>url</...>.
+    Result<ListMultipartUploadsPage> parsed =
+        ParseListMultipartUploads(response.body, /*requested_url_encoding=*/true);
     if (!parsed.ok()) return parsed.status();
-    // radosgw (Pacific) URL-encodes the keys as asked but leaves out <EncodingType>, so the
-    // parser (which decodes only when told) hands them back encoded.
-    if (response.body.find("<EncodingType>") == std::string::npos) {
-      for (MultipartUpload& upload : parsed->uploads) {
-        Result<std::string> decoded = UrlDecode(upload.key);
-        if (!decoded.ok()) return decoded.status();
-        upload.key = std::move(*decoded);
-      }
-    }
     page = std::move(*parsed);
     return Status::Ok();
   };

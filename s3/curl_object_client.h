@@ -49,6 +49,8 @@ class CurlObjectClient : public ObjectClient {
   const std::string& bucket() const override { return config_.bucket; }
   // Whether requests use path-style addressing (resolved from config.addressing).
   bool path_style() const { return path_style_; }
+  // TCP/TLS connections opened so far; stays low while kept-alive connections are reused.
+  uint64_t connections_opened() const { return transport_.connections_opened(); }
 
   Result<ObjectInfo> HeadObject(const std::string& key) override;
   Result<ObjectInfo> GetObject(const GetObjectRequest& request, const BodySink& sink) override;

@@ -321,5 +321,25 @@ TEST_F(GetIntegrityTest, RefusedConnectionIsNetwork) {
   EXPECT_EQ(info.status().code(), ErrorCode::kNetwork) << info.status().ToString();
 }
 
+TEST_F(GetIntegrityTest, TlsIsVerifiedByDefaultAndFailuresAreNetwork) {
+  ClientConfig defaults;
+  EXPECT_TRUE(defaults.verify_tls);
+  EXPECT_EQ(defaults.max_attempts, 5);
+
+  // An https endpoint that speaks plain HTTP: the handshake fails.
+  ScriptedServer server({{Ok("x")}, {Ok("x")}});
+  ClientConfig config;
+  config.endpoint = "https://127.0.0.1:" + std::to_string(server.port());
+  config.bucket = "bucket";
+  config.key.access_key_id = "AKIDEXAMPLE";
+  config.max_attempts = 1;
+  config.ca_bundle_path = "/nonexistent/ca.pem";
+  auto client = CurlObjectClient::Create(config);
+  ASSERT_TRUE(client.ok());
+  Result<ObjectInfo> info = (*client)->HeadObject("key");
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.status().code(), ErrorCode::kNetwork) << info.status().ToString();
+}
+
 }  // namespace
 }  // namespace spacesfs::s3

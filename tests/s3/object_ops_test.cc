@@ -27,6 +27,13 @@ class ObjectOpsTest : public ::testing::Test {
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
 
+  void TearDown() override {
+    if (client_ != nullptr) {
+      Status cleaned = testing::DeleteAllUnder(*client_, prefix_);
+      EXPECT_TRUE(cleaned.ok()) << cleaned.ToString();
+    }
+  }
+
   std::string Put(const std::string& key, std::string_view body, UserMetadata metadata = {}) {
     PutObjectRequest request;
     request.key = key;
@@ -349,6 +356,17 @@ TEST_F(ObjectOpsTest, KeysWithDotSegmentsAndSlashesStayVerbatim) {
   EXPECT_EQ(page->objects.size(), 5u);
 }
 
+TEST_F(ObjectOpsTest, SequentialRequestsReuseOneConnection) {
+  const std::string key = prefix_ + "reuse";
+  Put(key, "x");
+  uint64_t before = client_->connections_opened();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(client_->HeadObject(key).ok());
+    ASSERT_TRUE(Get(key).ok());
+  }
+  EXPECT_LE(client_->connections_opened() - before, 1u);
+}
+
 TEST_F(ObjectOpsTest, ConcurrentRequestsShareThePool) {
   const std::string body = Pattern(64 * 1024);
   std::vector<std::thread> threads;
@@ -372,6 +390,8 @@ TEST_F(ObjectOpsTest, ConcurrentRequestsShareThePool) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
+  // 160 requests from 8 threads: at most a connection or two per thread.
+  EXPECT_LE(client_->connections_opened(), 16u);
 }
 
 }  // namespace
