@@ -66,5 +66,7 @@ int main(int argc, char** argv) {
     return RunSubcommand(argc, argv);
   }
   std::vector<std::string> args(argv + 1, argv + argc);
-  return spacesfs::cli::RunMount(args);
+  std::string program = argv[0];
+  bool as_mount_helper = program.substr(program.find_last_of('/') + 1) == "mount.spacesfs";
+  return spacesfs::cli::RunMount(args, as_mount_helper);
 }

@@ -13,6 +13,7 @@
 #include "cli/mount_options.h"
 #include "cli/space_client.h"
 #include "common/logging.h"
+#include "common/sd_notify.h"
 #include "fs/filesystem.h"
 #include "fs/fuse/fuse_mount.h"
 
@@ -57,11 +58,12 @@ std::string DescribeFirstRequestFailure(const Status& st, const std::string& spa
 
 }  // namespace
 
-int RunMount(const std::vector<std::string>& args) {
+int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   std::vector<std::string> positional;
   std::vector<std::string> option_lists;
   bool foreground = false;
   bool debug = false;
+  bool fake = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-o") {
@@ -69,6 +71,8 @@ int RunMount(const std::vector<std::string>& args) {
       option_lists.push_back(args[++i]);
     } else if (a.starts_with("-o") && a.size() > 2) {
       option_lists.push_back(a.substr(2));
+    } else if (a == "-f" && as_mount_helper) {
+      fake = true;  // mount(8)'s -f: do everything but the mount itself
     } else if (a == "-f") {
       foreground = true;
     } else if (a == "-d") {
@@ -123,6 +127,8 @@ int RunMount(const std::vector<std::string>& args) {
     return Fail(DescribeFirstRequestFailure(page.status(), target->space, *profile));
   }
 
+  if (fake) return 0;
+
   fuse::MountConfig mount_config;
   mount_config.mountpoint = mountpoint;
   mount_config.fsname = options->fsname.empty() ? "spacesfs:" + positional[0] : options->fsname;
@@ -167,7 +173,16 @@ int RunMount(const std::vector<std::string>& args) {
   int status = 0;
   {
     fs::Filesystem filesystem(**client, fs_options);
-    Status served = (*mount)->Serve(filesystem, [] { (void)ReopenLogFile(); });
+    // The mount is live and the first request to the Space succeeded.
+    (void)NotifyReady();
+    (void)NotifyStatus("serving Space '" + target->space + "' on " + mountpoint + " (profile '" +
+                       profile->name + "')");
+    Status served = (*mount)->Serve(filesystem, [] {
+      (void)NotifyReloading();
+      if (Status st = ReopenLogFile(); !st.ok()) spdlog::error("{}", st.message());
+      (void)NotifyReady();
+    });
+    (void)NotifyStopping();
     if (!served.ok()) {
       spdlog::error("{}", served.ToString());
       status = 1;

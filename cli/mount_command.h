@@ -11,7 +11,8 @@
 
 namespace spacesfs::cli {
 
-// args excludes the program name. Returns the process exit status.
-int RunMount(const std::vector<std::string>& args);
+// args excludes the program name. Returns the process exit status. as_mount_helper: invoked as
+// mount.spacesfs by mount(8), where -f means "fake" (check everything, do not mount).
+int RunMount(const std::vector<std::string>& args, bool as_mount_helper = false);
 
 }  // namespace spacesfs::cli
