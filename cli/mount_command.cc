@@ -107,15 +107,15 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   log.target = DefaultLogTarget(log.file);
   if (Status st = SetupLogging(log); !st.ok()) return Fail(st.message());
 
-  Result<auth::Profile> profile =
-      LoadCallerProfile(Absolute(options->credentials_file), options->profile);
+  const std::string credentials_file = Absolute(options->credentials_file);
+  Result<auth::Profile> profile = LoadCallerProfile(credentials_file, options->profile);
   if (!profile.ok()) return Fail(profile.status().message());
   if (!ProfileGrantsSpace(*profile, target->space)) {
     return Fail("profile '" + profile->name + "' has no grant for Space '" + target->space +
                 "': add a line 'grant = " + target->space + ":read' (or another permission) to [" +
                 profile->name + "] in " + profile->source_file);
   }
-  Result<std::unique_ptr<s3::ObjectClient>> client = OpenSpace(*profile, target->space);
+  Result<std::unique_ptr<s3::CurlObjectClient>> client = OpenSpace(*profile, target->space);
   if (!client.ok()) return Fail(client.status().message());
 
   // The first request: proves the endpoint answers, the Space exists and the key is accepted.
@@ -177,9 +177,19 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
     (void)NotifyReady();
     (void)NotifyStatus("serving Space '" + target->space + "' on " + mountpoint + " (profile '" +
                        profile->name + "')");
-    Status served = (*mount)->Serve(filesystem, [] {
+    s3::CurlObjectClient& s3_client = **client;
+    const std::string profile_name = options->profile;
+    Status served = (*mount)->Serve(filesystem, [&] {
       (void)NotifyReloading();
       if (Status st = ReopenLogFile(); !st.ok()) spdlog::error("{}", st.message());
+      Result<auth::Profile> fresh = LoadCallerProfile(credentials_file, profile_name);
+      if (!fresh.ok()) {
+        spdlog::error("reload: keeping the current key: {}", fresh.status().message());
+      } else {
+        s3_client.SetSigningKey(SigningKeyOf(*fresh));
+        spdlog::info("reload: profile '{}' reloaded (key {})", profile_name,
+                     RedactKeyId(fresh->access_key_id));
+      }
       (void)NotifyReady();
     });
     (void)NotifyStopping();

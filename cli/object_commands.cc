@@ -23,7 +23,7 @@ int Fail(const std::string& line) {
 
 struct OpenedSpace {
   auth::Profile profile;
-  std::unique_ptr<s3::ObjectClient> client;
+  std::unique_ptr<s3::CurlObjectClient> client;
 };
 
 Result<OpenedSpace> Open(const SpaceCommandOptions& options, const std::string& space) {
@@ -33,7 +33,7 @@ Result<OpenedSpace> Open(const SpaceCommandOptions& options, const std::string& 
     return Status(ErrorCode::kPermissionDenied,
                   "profile '" + profile->name + "' has no grant for Space '" + space + "'");
   }
-  Result<std::unique_ptr<s3::ObjectClient>> client = OpenSpace(*profile, space);
+  Result<std::unique_ptr<s3::CurlObjectClient>> client = OpenSpace(*profile, space);
   if (!client.ok()) return client.status();
   return OpenedSpace{std::move(*profile), std::move(*client)};
 }

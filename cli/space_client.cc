@@ -3,8 +3,6 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include "s3/client_config.h"
-#include "s3/curl_object_client.h"
 
 namespace spacesfs::cli {
 
@@ -21,19 +19,23 @@ Result<auth::Profile> LoadCallerProfile(const std::string& file, const std::stri
   return auth::LoadProfile(path, profile, getuid());
 }
 
-Result<std::unique_ptr<s3::ObjectClient>> OpenSpace(const auth::Profile& profile,
-                                                    const std::string& space) {
+s3::SigningKey SigningKeyOf(const auth::Profile& profile) {
+  s3::SigningKey key;
+  key.access_key_id = profile.access_key_id;
+  key.secret_access_key = profile.secret_access_key;
+  key.session_token = std::string(profile.session_token.reveal());
+  return key;
+}
+
+Result<std::unique_ptr<s3::CurlObjectClient>> OpenSpace(const auth::Profile& profile,
+                                                        const std::string& space) {
   s3::ClientConfig config;
   config.endpoint = profile.endpoint;
   config.region = profile.region;
   config.bucket = space;
-  config.key.access_key_id = profile.access_key_id;
-  config.key.secret_access_key = profile.secret_access_key;
-  config.key.session_token = std::string(profile.session_token.reveal());
+  config.key = SigningKeyOf(profile);
   config.addressing = profile.path_style ? s3::Addressing::kPath : s3::Addressing::kAuto;
-  Result<std::unique_ptr<s3::CurlObjectClient>> client = s3::CurlObjectClient::Create(std::move(config));
-  if (!client.ok()) return client.status();
-  return std::unique_ptr<s3::ObjectClient>(std::move(*client));
+  return s3::CurlObjectClient::Create(std::move(config));
 }
 
 bool ProfileGrantsSpace(const auth::Profile& profile, const std::string& space) {

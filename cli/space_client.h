@@ -12,7 +12,8 @@
 
 #include "auth/credentials.h"
 #include "common/result.h"
-#include "s3/object_client.h"
+#include "s3/client_config.h"
+#include "s3/curl_object_client.h"
 
 namespace spacesfs::cli {
 
@@ -24,8 +25,11 @@ std::string DefaultCredentialFileFor(uid_t uid);
 Result<auth::Profile> LoadCallerProfile(const std::string& file, const std::string& profile);
 
 // A client for `space` with the profile's key, region and endpoint.
-Result<std::unique_ptr<s3::ObjectClient>> OpenSpace(const auth::Profile& profile,
-                                                    const std::string& space);
+Result<std::unique_ptr<s3::CurlObjectClient>> OpenSpace(const auth::Profile& profile,
+                                                        const std::string& space);
+
+// The profile's key in the form the S3 client signs with.
+s3::SigningKey SigningKeyOf(const auth::Profile& profile);
 
 // Whether the profile grants anything on `space` (a mount of an ungranted Space is refused).
 bool ProfileGrantsSpace(const auth::Profile& profile, const std::string& space);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "support/e2e.h"
 
@@ -121,6 +122,38 @@ TEST_F(MountLifecycleTest, NotifiesReadyWhenLiveAndStoppingOnSigterm) {
   EXPECT_EQ(RunShell("cat " + ShellQuote(mnt_ + "/lifecycle.txt")).output, "before-term\n");
   RunShell("rm -f " + ShellQuote(mnt_ + "/lifecycle.txt"));
   close(sock);
+}
+
+TEST_F(MountLifecycleTest, ReloadsTheCredentialFileOnSighup) {
+  const std::string good = testing::ProfileSection("owner", "OWNER", {"team-a:fullaccess"});
+  testing::WriteCredentialFile(credentials_, good);
+  testing::TestMount mount(
+      SPACESFS_BINARY,
+      {"team-a", mnt_, "-o",
+       "profile=owner,attr_timeout=0,entry_timeout=0,negative_timeout=0,credentials=" + credentials_},
+      mnt_);
+  ASSERT_TRUE(mount.mounted()) << mount.log();
+  const std::string probe = ShellQuote(mnt_ + "/reload-probe-" + std::to_string(getpid()));
+  ASSERT_EQ(RunShell("echo 1 > " + probe).exit_code, 0);
+
+  // Rotate to a key the server refuses: after SIGHUP requests are signed with it and fail.
+  std::string bad = good;
+  const std::string secret = testing::RequireEnv("SPACESFS_TEST_OWNER_SECRET_KEY");
+  bad.replace(bad.find(secret), secret.size(), std::string(secret.size(), 'x'));
+  testing::WriteCredentialFile(credentials_, bad);
+  kill(mount.pid(), SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  testing::CommandResult refused = RunShell("cat " + probe);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("Permission denied"), std::string::npos) << refused.output;
+
+  // And back: the mount recovers without a remount.
+  testing::WriteCredentialFile(credentials_, good);
+  kill(mount.pid(), SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(RunShell("cat " + probe).output, "1\n");
+  RunShell("rm -f " + probe);
+  EXPECT_NE(mount.log().find("reload: profile 'owner' reloaded"), std::string::npos) << mount.log();
 }
 
 TEST_F(MountLifecycleTest, SecretNeverInArgvOrDebugLog) {
