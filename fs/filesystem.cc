@@ -1676,13 +1676,15 @@ Status Filesystem::Impl::ReadDirImpl(DirHandle dh, uint64_t offset, bool plus,
       entry.name = i == 0 ? "." : "..";
       entry.type = FileType::kDirectory;
       entry.ino = i == 0 ? state->ino : parent_ino;
-      std::lock_guard lock(mu_);
-      if (Inode* inode = FindInode(entry.ino)) {
-        attributes = MakeEntry(*inode);
-      } else {
-        attributes.ino = entry.ino;
-        attributes.attr = DefaultDirectoryAttributes(mount_time_ns_, options_);
-        attributes.attr.ino = entry.ino;
+      {
+        std::lock_guard lock(mu_);
+        if (Inode* inode = FindInode(entry.ino)) {
+          attributes = MakeEntry(*inode);
+        } else {
+          attributes.ino = entry.ino;
+          attributes.attr = DefaultDirectoryAttributes(mount_time_ns_, options_);
+          attributes.attr.ino = entry.ino;
+        }
       }
       bool accepted = plus ? plus_filler(entry, attributes) : filler(entry);
       if (!accepted) break;

@@ -46,7 +46,8 @@
 // lock is never held across a network call. Per-object locks are: a file's data lock during its
 // download/upload (serialises operations on that file only), a file handle's read-ahead lock
 // during its ranged GET, and a directory handle's lock while it lists. Filler callbacks are
-// called with no lock held but must not call back into the Filesystem.
+// called with only their directory handle's lock held and must not call back into the
+// Filesystem.
 #pragma once
 
 #include <chrono>
