@@ -86,6 +86,7 @@ struct Inode {
   uint64_t lookups = 0;
   uint64_t opens = 0;
   std::shared_ptr<OpenFile> file;
+  bool local_dirty = false;    // file has staged bytes not uploaded yet (mirrors OpenFile::dirty)
   bool meta_pending = false;
   TimePoint meta_since{};
 };
@@ -350,7 +351,7 @@ Inode& Filesystem::Impl::AttachChild(InodeId parent, const std::string& name, co
     children_[{parent, name}] = ino;
     inode = &inodes_[ino];
   }
-  bool local_wins = (inode->file && inode->opens > 0) || inode->meta_pending;
+  bool local_wins = inode->local_dirty || inode->meta_pending;
   if (!local_wins) {
     if (found.type == FileType::kDirectory) {
       if (found.has_marker && found.metadata_known) {
@@ -533,7 +534,7 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
     auto it = children_.find({parent, name});
     if (it != children_.end()) {
       Inode* inode = FindInode(it->second);
-      if (inode != nullptr && (inode->attr_expiry > Now() || inode->opens > 0)) {
+      if (inode != nullptr && (inode->attr_expiry > Now() || inode->local_dirty)) {
         r.exists = true;
         r.ino = inode->ino;
         r.type = inode->type;
@@ -596,7 +597,7 @@ Result<AttrReply> Filesystem::Impl::GetAttr(InodeId ino) {
     Inode* inode = FindInode(ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     bool fresh = inode->attr_expiry > Now() || ino == kRootInode || inode->parent == 0 ||
-                 inode->opens > 0 || inode->meta_pending;
+                 inode->local_dirty || inode->meta_pending;
     if (fresh) return AttrReply{inode->attr, Seconds(options_.attr_ttl)};
     path = inode->path;
     type = inode->type;
@@ -860,6 +861,7 @@ void Filesystem::Impl::KeepDirectory(InodeId dir) {
     spdlog::warn("{}", FromClient(page.status(), "LIST", prefix).ToString());
     return;
   }
+  if (!page->objects.empty() && page->objects[0].key != prefix) return;  // not empty, no marker
   if (page->objects.empty()) {
     s3::PutObjectRequest put;
     put.key = prefix;
@@ -951,6 +953,20 @@ Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, Inod
       replace = inode->meta_pending;
       metadata = MetadataFor(*inode);
       content_type = inode->content_type;
+    }
+    // Open handles of a file being replaced keep their bytes, as with unlink.
+    std::shared_ptr<OpenFile> replaced;
+    if (dst->exists) {
+      std::lock_guard lock(mu_);
+      if (Inode* old = FindInode(dst->ino); old != nullptr && old->ino != src->ino) {
+        replaced = old->file;
+      }
+    }
+    std::unique_lock<std::mutex> replaced_lock;
+    if (replaced) {
+      replaced_lock = std::unique_lock(replaced->mu);
+      Status loaded = EnsureLoaded(*replaced, to);
+      if (!loaded.ok() && loaded.code() != ErrorCode::kStale) return loaded;
     }
     Result<std::string> etag = CopyKey(from, to, size, replace, metadata, content_type);
     if (!etag.ok()) return etag.status();
@@ -1117,6 +1133,7 @@ Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file) {
   std::lock_guard lock(mu_);
   if (Inode* inode = FindInode(ino)) {
     inode->etag = *etag;
+    inode->local_dirty = false;
     inode->meta_pending = false;
     inode->metadata = metadata;
     inode->metadata_known = true;
@@ -1168,8 +1185,9 @@ Result<OpenReply> Filesystem::Impl::Open(InodeId ino, int flags) {
   handle->file = file;
   {
     std::lock_guard flock(file->mu);
-    if (!file->staging) {
-      // Close-to-open: the version this open sees.
+    if (!file->staging || (!file->dirty && !file->unlinked)) {
+      // Close-to-open: the version this open sees. Clean staged bytes of an older version
+      // are dropped (handles still reading them then get kStale from the server).
       std::string etag;
       uint64_t size = 0;
       if (fresh) {
@@ -1202,6 +1220,7 @@ Result<OpenReply> Filesystem::Impl::Open(InodeId ino, int flags) {
         inode->metadata_known = true;
         inode->attr_expiry = Now() + options_.attr_ttl;
       }
+      if (file->staging && etag != file->base_etag) file->staging.reset();
       file->base_etag = etag;
       file->base_size = size;
     }
@@ -1225,6 +1244,7 @@ Result<OpenReply> Filesystem::Impl::Open(InodeId ino, int flags) {
       std::lock_guard lock(mu_);
       Inode* inode = FindInode(ino);
       inode->attr.size = 0;
+      inode->local_dirty = true;
       inode->attr.blocks = 0;
       inode->attr.mtime_ns = inode->attr.ctime_ns = WallNowNs();
     }
@@ -1352,6 +1372,7 @@ Result<size_t> Filesystem::Impl::Write(FileHandle fh, uint64_t offset, std::stri
   std::lock_guard lock(mu_);
   if (Inode* inode = FindInode(h.ino)) {
     inode->attr.size = file.staging->size();
+    inode->local_dirty = true;
     inode->attr.blocks = (inode->attr.size + 511) / 512;
     inode->attr.mtime_ns = inode->attr.ctime_ns = WallNowNs();
   }
@@ -1383,6 +1404,7 @@ Status Filesystem::Impl::Release(FileHandle fh) {
   if (Inode* inode = FindInode(handle->ino)) {
     if (--inode->opens == 0) {
       inode->file.reset();
+      inode->local_dirty = false;
       if (!inode->meta_pending) MaybeErase(handle->ino);
     }
   }
@@ -1438,6 +1460,7 @@ Result<AttrReply> Filesystem::Impl::SetAttr(const Caller& /*caller*/, InodeId in
       std::lock_guard lock(mu_);
       if (Inode* inode = FindInode(ino)) {
         inode->attr.size = *request.size;
+        inode->local_dirty = !temporary;
         inode->attr.blocks = (*request.size + 511) / 512;
         inode->attr.mtime_ns = inode->attr.ctime_ns = WallNowNs();
       }
@@ -1653,13 +1676,15 @@ Status Filesystem::Impl::ReadDirImpl(DirHandle dh, uint64_t offset, bool plus,
       entry.name = i == 0 ? "." : "..";
       entry.type = FileType::kDirectory;
       entry.ino = i == 0 ? state->ino : parent_ino;
-      std::lock_guard lock(mu_);
-      if (Inode* inode = FindInode(entry.ino)) {
-        attributes = MakeEntry(*inode);
-      } else {
-        attributes.ino = entry.ino;
-        attributes.attr = DefaultDirectoryAttributes(mount_time_ns_, options_);
-        attributes.attr.ino = entry.ino;
+      {
+        std::lock_guard lock(mu_);
+        if (Inode* inode = FindInode(entry.ino)) {
+          attributes = MakeEntry(*inode);
+        } else {
+          attributes.ino = entry.ino;
+          attributes.attr = DefaultDirectoryAttributes(mount_time_ns_, options_);
+          attributes.attr.ino = entry.ino;
+        }
       }
       bool accepted = plus ? plus_filler(entry, attributes) : filler(entry);
       if (!accepted) break;

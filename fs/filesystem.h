@@ -42,10 +42,12 @@
 // or integrity failures (the log line has the detail); kStale when the object changed under an
 // open handle.
 //
-// Threading: every method may be called concurrently from any number of threads. No lock is held
-// across a network call except a file's own data lock during its upload, which only serialises
-// operations on that same file. Filler callbacks are called with no lock held but must not call
-// back into the Filesystem.
+// Threading: every method may be called concurrently from any number of threads. The inode table
+// lock is never held across a network call. Per-object locks are: a file's data lock during its
+// download/upload (serialises operations on that file only), a file handle's read-ahead lock
+// during its ranged GET, and a directory handle's lock while it lists. Filler callbacks are
+// called with only their directory handle's lock held and must not call back into the
+// Filesystem.
 #pragma once
 
 #include <chrono>

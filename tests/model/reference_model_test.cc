@@ -179,7 +179,57 @@ class ReferenceModelTest : public ::testing::Test {
   }
 
   // One random step. Returns a description; records a failure when FS and model disagree.
+  std::string HoldOrRelease() {
+    if (held_.size() >= 2 || (!held_.empty() && Rand(2))) {
+      size_t i = Rand(held_.size());
+      Status s = fs_->Release(held_[i].fh);
+      std::string what = "release held handle of " + held_[i].path;
+      if (!s.ok()) ADD_FAILURE() << what << ": " << s.ToString();
+      held_.erase(held_.begin() + i);
+      return what;
+    }
+    std::string path = RandomExistingFile();
+    if (path.empty()) return "nothing to hold";
+    auto [code, parent] = ResolveParentDir(path);
+    Result<Entry> e = fs_->Lookup(caller_, parent, Base(path));
+    if (code != ErrorCode::kOk || !e.ok()) {
+      ADD_FAILURE() << "lookup to hold " << path;
+      return "hold failed";
+    }
+    Result<OpenReply> o = fs_->Open(caller_, e->ino, Rand(2) ? O_RDONLY : O_RDWR);
+    if (!o.ok()) {
+      ADD_FAILURE() << "open to hold " << path << ": " << o.status().ToString();
+      return "hold failed";
+    }
+    fs_->Forget(e->ino, 1);
+    held_.push_back(Held{o->fh, path, "", true, false});
+    return "hold a handle of " + path;
+  }
+
+  void ForgetHeldBehindTheBack() {
+    for (Held& h : held_) h.unknown = true;
+  }
+  void HeldUnlinked(const std::string& path) {
+    for (Held& h : held_) {
+      if (h.linked && h.path == path) {
+        h.linked = false;
+        h.frozen = model_.keys.count(path) ? model_.keys.at(path) : "";
+      }
+    }
+  }
+  void HeldMoved(const std::string& from, const std::string& to, bool dir) {
+    for (Held& h : held_) {
+      if (!h.linked) continue;
+      if (!dir && h.path == from) {
+        h.path = to;
+      } else if (dir && h.path.compare(0, from.size() + 1, from + "/") == 0) {
+        h.path = to + h.path.substr(from.size());
+      }
+    }
+  }
+
   std::string Step() {
+    if (Rand(100) < 6) return HoldOrRelease();
     uint64_t op = Rand(100);
     std::string path = RandomPath();
     std::ostringstream what;
@@ -284,6 +334,8 @@ class ReferenceModelTest : public ::testing::Test {
         }
       }
       if (want == ErrorCode::kOk && to != path) {
+        if (src == Kind::kFile) HeldUnlinked(to);
+        HeldMoved(path, to, src == Kind::kDir);
         if (src == Kind::kFile) {
           model_.keys[to] = model_.keys[path];
           model_.keys.erase(path);
@@ -312,6 +364,7 @@ class ReferenceModelTest : public ::testing::Test {
       got = code;
       if (got == ErrorCode::kOk) got = fs_->Unlink(caller_, parent, Base(path)).code();
       if (want == ErrorCode::kOk) {
+        HeldUnlinked(path);
         model_.keys.erase(path);
         model_.KeepDirectory(Parent(path));
       }
@@ -352,6 +405,7 @@ class ReferenceModelTest : public ::testing::Test {
       put.body = s3::BodySource::FromView(data);
       EXPECT_TRUE(client_->PutObject(put).ok());
       model_.keys[key] = data;
+      ForgetHeldBehindTheBack();
       now_ += std::chrono::seconds(2);
       return what.str();
     } else {  // delete behind the mount's back
@@ -361,6 +415,7 @@ class ReferenceModelTest : public ::testing::Test {
       what << "behind the back: delete " << it->first;
       EXPECT_TRUE(client_->DeleteObject(it->first).ok());
       model_.keys.erase(it);
+      ForgetHeldBehindTheBack();
       now_ += std::chrono::seconds(2);
       return what.str();
     }
@@ -385,15 +440,17 @@ class ReferenceModelTest : public ::testing::Test {
       }
       return true;
     };
+    std::vector<InodeId> looked_up;
     Status s = plus ? fs_->ReadDirPlus(*dh, 0,
                                        [&](const DirEntry& e, const Entry&) {
                                          add(e);
                                          if (e.name != "." && e.name != "..") {
-                                           fs_->Forget(e.ino, 1);
+                                           looked_up.push_back(e.ino);
                                          }
                                          return true;
                                        })
                     : fs_->ReadDir(*dh, 0, add);
+    for (InodeId child : looked_up) fs_->Forget(child, 1);  // as the kernel would, later
     ASSERT_TRUE(s.ok()) << s.ToString();
     ASSERT_TRUE(fs_->ReleaseDir(*dh).ok());
     std::map<std::string, Kind> got_kinds;
@@ -420,7 +477,26 @@ class ReferenceModelTest : public ::testing::Test {
     }
   }
 
+  void CompareHeld() {
+    for (const Held& h : held_) {
+      if (h.unknown) continue;
+      std::string want;
+      if (h.linked) {
+        auto it = model_.keys.find(h.path);
+        if (it == model_.keys.end()) continue;
+        want = it->second;
+      } else {
+        want = h.frozen;
+      }
+      Result<std::string> got = fs_->Read(h.fh, 0, want.size() + 10);
+      ASSERT_TRUE(got.ok()) << "held handle of " << h.path << (h.linked ? "" : " (unlinked)")
+                            << ": " << got.status().ToString();
+      ASSERT_EQ(*got, want) << "held handle of " << h.path << (h.linked ? "" : " (unlinked)");
+    }
+  }
+
   void Run(uint64_t seed, int steps) {
+    held_.clear();
     SCOPED_TRACE("seed " + std::to_string(seed) + " (replay with SPACESFS_MODEL_SEED=" +
                  std::to_string(seed) + ")");
     Start(seed);
@@ -428,6 +504,7 @@ class ReferenceModelTest : public ::testing::Test {
     for (int i = 0; i < steps; ++i) {
       history.push_back(Step());
       Compare("", kRootInode);
+      CompareHeld();
       if (HasFailure()) {
         std::ostringstream out;
         size_t from = history.size() > 15 ? history.size() - 15 : 0;
@@ -437,11 +514,24 @@ class ReferenceModelTest : public ::testing::Test {
         return;
       }
     }
+    for (Held& h : held_) EXPECT_TRUE(fs_->Release(h.fh).ok());
+    held_.clear();
     EXPECT_TRUE(fs_->Destroy().ok());
   }
 
   std::unique_ptr<s3::MemoryObjectClient> client_ = std::make_unique<s3::MemoryObjectClient>();
   Model model_;
+  // Handles kept open across steps. While linked, a handle reads what the model holds at path;
+  // once the mount unlinked or replaced its file, the bytes it had then. Changes behind the
+  // mount's back make its outcome unknown (the version it opened, or kStale).
+  struct Held {
+    FileHandle fh = 0;
+    std::string path;
+    std::string frozen;
+    bool linked = true;
+    bool unknown = false;
+  };
+  std::vector<Held> held_;
   std::mt19937_64 rng_;
   std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now();
   Caller caller_{1000, 1000, 1, {}};
