@@ -35,24 +35,6 @@ Result<uint64_t> ParseUnsigned(std::string_view name, std::string_view value, in
   return out;
 }
 
-// "64M", "1G", "512K", "1000" (bytes).
-Result<uint64_t> ParseSize(std::string_view name, std::string_view value) {
-  uint64_t multiplier = 1;
-  if (!value.empty()) {
-    switch (value.back()) {
-      case 'k': case 'K': multiplier = 1ull << 10; break;
-      case 'm': case 'M': multiplier = 1ull << 20; break;
-      case 'g': case 'G': multiplier = 1ull << 30; break;
-      case 't': case 'T': multiplier = 1ull << 40; break;
-      default: break;
-    }
-    if (multiplier != 1) value.remove_suffix(1);
-  }
-  Result<uint64_t> n = ParseUnsigned(name, value);
-  if (!n.ok()) return n.status();
-  return *n * multiplier;
-}
-
 Result<double> ParseSeconds(std::string_view name, std::string_view value) {
   double out = 0;
   auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
@@ -180,29 +162,19 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
         o.read_only = true;
       } else if (name == "rw") {
         o.read_only = false;
-      } else if (name == "cache") {
-        st = need_value();
-        o.cache_dir = value;
-      } else if (name == "cache_size" || name == "memory_budget") {
-        st = need_value();
-        if (st.ok()) {
-          Result<uint64_t> n = ParseSize(name, value);
-          if (!n.ok()) return n.status();
-          (name == "cache_size" ? o.cache_size : o.memory_budget) = *n;
-        }
+      } else if (name == "cache" || name == "cache_size" || name == "memory_budget") {
+        return ConfigError("mount option '" + name + "' is not supported yet (see docs/CONFIGURATION.md)");
       } else if (name == "staging_dir") {
         st = need_value();
         o.staging_dir = value;
-      } else if (name == "attr_timeout" || name == "entry_timeout" || name == "negative_timeout" ||
-                 name == "dir_timeout") {
+      } else if (name == "attr_timeout" || name == "entry_timeout" || name == "negative_timeout") {
         st = need_value();
         if (st.ok()) {
           Result<double> s = ParseSeconds(name, value);
           if (!s.ok()) return s.status();
           if (name == "attr_timeout") o.attr_timeout = *s;
           else if (name == "entry_timeout") o.entry_timeout = *s;
-          else if (name == "negative_timeout") o.negative_timeout = *s;
-          else o.dir_timeout = *s;
+          else o.negative_timeout = *s;
         }
       } else if (name == "log_level") {
         st = need_value();

@@ -41,14 +41,10 @@ struct MountOptions {
   bool allow_root = false;
   std::optional<bool> default_permissions; // unset: on with allow_other/allow_root
   bool read_only = false;
-  std::string cache_dir;                   // "" = no disk cache
-  uint64_t cache_size = 1ull << 30;
-  uint64_t memory_budget = 128ull << 20;   // prefetch + upload buffers
   std::string staging_dir;                 // "" = $TMPDIR or /var/tmp
   double attr_timeout = 1.0;               // seconds
   double entry_timeout = 1.0;
   double negative_timeout = 1.0;
-  double dir_timeout = 1.0;
   std::string log_level = "info";
   std::string log_file;                    // "" = stderr (or the journal under systemd)
   std::string fsname;                      // shown in /proc/mounts; default "spacesfs:SPACE"

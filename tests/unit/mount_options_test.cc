@@ -26,7 +26,7 @@ TEST(MountTargetTest, RejectsBadNames) {
 TEST(MountOptionsTest, ParsesTheUsualOptions) {
   Result<MountOptions> o = ParseMountOptions(
       {"profile=photos-ro,allow_other,uid=1000,gid=100", "umask=027,file_mode=0640,_netdev,nofail",
-       "x-systemd.automount,attr_timeout=2.5,memory_budget=64M,log_level=debug"});
+       "x-systemd.automount,attr_timeout=2.5,log_level=debug"});
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->profile, "photos-ro");
   EXPECT_TRUE(o->allow_other);
@@ -36,7 +36,6 @@ TEST(MountOptionsTest, ParsesTheUsualOptions) {
   EXPECT_EQ(o->umask, 027u);
   EXPECT_EQ(*o->file_mode, 0640u);
   EXPECT_DOUBLE_EQ(o->attr_timeout, 2.5);
-  EXPECT_EQ(o->memory_budget, 64ull << 20);
   EXPECT_EQ(o->log_level, "debug");
 }
 
@@ -69,6 +68,8 @@ TEST(MountOptionsTest, BadValuesAreNamed) {
   EXPECT_NE(ParseMountOptions({"umask=999"}).status().message().find("octal"), std::string::npos);
   EXPECT_EQ(ParseMountOptions({"profile="}).status().code(), ErrorCode::kConfig);
   EXPECT_EQ(ParseMountOptions({"log_level=loud"}).status().code(), ErrorCode::kConfig);
+  EXPECT_NE(ParseMountOptions({"cache=/var/cache/x"}).status().message().find("not supported yet"),
+            std::string::npos);
 }
 
 }  // namespace
