@@ -69,6 +69,34 @@ std::string Md5(std::string_view data) {
   return Final(md5.get());
 }
 
+Md5Stream::Md5Stream() : ctx_(NewCtx(EVP_md5()).release()) {}
+Md5Stream::~Md5Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void Md5Stream::Update(std::string_view data) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
+}
+std::string Md5Stream::FinalRaw() { return Final(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+bool EtagsEqual(std::string_view a, std::string_view b) {
+  a = UnquoteEtag(a);
+  b = UnquoteEtag(b);
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool IsPlainMd5Etag(std::string_view etag) {
+  std::string_view hex = UnquoteEtag(etag);
+  if (hex.size() != 32) return false;
+  for (char c : hex) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string QuotedMd5Etag(std::string_view md5_raw) { return "\"" + HexEncode(md5_raw) + "\""; }
 
 std::string_view UnquoteEtag(std::string_view etag) {

@@ -23,6 +23,26 @@ Result<BodyDigest> DigestBody(const BodySource& body, bool with_sha256);
 
 std::string Md5(std::string_view data);  // 16 raw bytes
 
+// MD5 over data that arrives in pieces (a GET body being streamed).
+class Md5Stream {
+ public:
+  Md5Stream();
+  ~Md5Stream();
+  Md5Stream(const Md5Stream&) = delete;
+  Md5Stream& operator=(const Md5Stream&) = delete;
+  void Update(std::string_view data);
+  std::string FinalRaw();  // 16 raw bytes; call once
+
+ private:
+  void* ctx_;  // EVP_MD_CTX
+};
+
+// Equal ETags, ignoring quotes and the case of hex digits.
+bool EtagsEqual(std::string_view a, std::string_view b);
+
+// Whether an ETag is the MD5 of the object's bytes: 32 hex digits, no "-N" multipart suffix.
+bool IsPlainMd5Etag(std::string_view etag);
+
 // The ETag S3 gives a plain upload: "\"<hex md5>\"".
 std::string QuotedMd5Etag(std::string_view md5_raw);
 

@@ -216,6 +216,9 @@ Result<ObjectInfo> CurlObjectClient::GetObject(const GetObjectRequest& request,
   std::optional<uint64_t> expected;   // bytes the whole answer must have, once known
   std::optional<ObjectInfo> info;     // from the first response
   Status sink_status;
+  // A whole-object GET of a single-part object is checked against its ETag (the body's MD5), so a
+  // byte changed in transit is an error, never data.
+  Md5Stream body_md5;
 
   BodySink counting_sink = [&](std::string_view chunk) -> Status {
     if (expected && delivered + chunk.size() > *expected) {
@@ -228,6 +231,7 @@ Result<ObjectInfo> CurlObjectClient::GetObject(const GetObjectRequest& request,
       return status;
     }
     delivered += chunk.size();
+    if (!request.range) body_md5.Update(chunk);
     return Status::Ok();
   };
 
@@ -303,6 +307,11 @@ Result<ObjectInfo> CurlObjectClient::GetObject(const GetObjectRequest& request,
         return WithContext(Status(ErrorCode::kCorrupt,
                                   "body has " + std::to_string(delivered) + " bytes, expected " +
                                       std::to_string(expected.value_or(0))),
+                           "GetObject", key);
+      }
+      if (!request.range && IsPlainMd5Etag(info->etag) &&
+          !EtagsEqual(QuotedMd5Etag(body_md5.FinalRaw()), info->etag)) {
+        return WithContext(Status(ErrorCode::kCorrupt, "body does not match its ETag (MD5)"),
                            "GetObject", key);
       }
       return *info;

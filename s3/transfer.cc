@@ -1,5 +1,7 @@
 #include "s3/transfer.h"
 
+#include "s3/body_digest.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -128,6 +130,21 @@ Result<ObjectInfo> DownloadToFd(ObjectClient& client, const std::string& key, in
   if (!st.ok()) return st;
   if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
     return Status(ErrorCode::kIoError, std::string("truncate: ") + std::strerror(errno));
+  }
+  // Ranged GETs carry no checksum; a single-part object's ETag is the MD5 of all of it.
+  if (IsPlainMd5Etag(info->etag)) {
+    Md5Stream md5;
+    std::string buffer(1 << 20, '\0');
+    for (uint64_t offset = 0; offset < size;) {
+      ssize_t n = pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Status(ErrorCode::kIoError, "cannot read back the downloaded file");
+      md5.Update(std::string_view(buffer.data(), static_cast<size_t>(n)));
+      offset += static_cast<uint64_t>(n);
+    }
+    if (!EtagsEqual(QuotedMd5Etag(md5.FinalRaw()), info->etag)) {
+      return Status(ErrorCode::kCorrupt, "download of " + key + " does not match its ETag (MD5)");
+    }
   }
   return info;
 }
