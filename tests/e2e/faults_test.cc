@@ -47,10 +47,13 @@ class FaultsTest : public ::testing::Test {
     ASSERT_NE(at, std::string::npos);
     section.replace(at, env_.endpoint.size(), proxy_->endpoint());
     credentials_ = testing::WriteCredentialFile(dir_.path() + "/credentials", section);
-    ASSERT_EQ(RunShell("head -c 268435456 /dev/urandom > " + ShellQuote(dir_.path() + "/big") +
-                       " && sha256sum < " + ShellQuote(dir_.path() + "/big") + " > " +
-                       ShellQuote(dir_.path() + "/big.sha")).exit_code, 0);
+  }
+
+  // The 256 MiB random source file dir_/big and its SHA-256.
+  void MakeBig() {
+    ASSERT_EQ(RunShell("head -c 268435456 /dev/urandom > " + ShellQuote(dir_.path() + "/big")).exit_code, 0);
     big_sha_ = Sha(dir_.path() + "/big");
+    ASSERT_EQ(big_sha_.size(), 65u);  // 64 hex digits and a newline
   }
   void TearDown() override {
     mount_.reset();
@@ -101,6 +104,7 @@ class FaultsTest : public ::testing::Test {
   }
 
   void CopyInAndOut(const std::string& faults_json) {
+    MakeBig();
     Mount();
     ASSERT_TRUE(proxy_->Configure(faults_json));
     auto start = Clock::now();
@@ -201,6 +205,7 @@ TEST_F(FaultsTest, ServerGoneGivesEioInBoundedTimeAndTheMountRecovers) {
 }
 
 TEST_F(FaultsTest, KillDuringLargeWriteLeavesNoPartialObjectAndRemounts) {
+  MakeBig();
   // A little latency on every request keeps the multipart upload in flight long enough to kill.
   ASSERT_TRUE(proxy_->Configure(R"({"fault_rate": 1.0, "faults": ["latency"], "latency_ms": 300})"));
   Mount();
@@ -245,6 +250,7 @@ TEST_F(FaultsTest, KillDuringLargeWriteLeavesNoPartialObjectAndRemounts) {
 // stay on the server (and are billed) until a lifecycle rule removes them. Enable when a mount
 // cleans up the uploads under its prefix.
 TEST_F(FaultsTest, DISABLED_NextMountAbortsTheUploadAKilledDaemonLeft) {
+  MakeBig();
   ASSERT_TRUE(proxy_->Configure(R"({"fault_rate": 1.0, "faults": ["latency"], "latency_ms": 300})"));
   Mount();
   std::thread writer([&] {

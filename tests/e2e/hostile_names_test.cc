@@ -240,10 +240,12 @@ TEST_F(HostileNamesTest, OverLongComponentIsEnametoolongAnd1024ByteKeyWorks) {
 
 // Product bug (fs/filesystem.cc, Filesystem::Impl::Lookup): Lookup checks only the component length
 // (kMaxNameBytes), not the whole key, so the kernel's LOOKUP of a name whose key would exceed 1,024
-// bytes sends HEAD for that key; radosgw answers 400 and the lookup fails with EIO. open(O_CREAT),
-// mkdir and rename onto such a name therefore fail with "Input/output error" instead of
-// ENAMETOOLONG (CheckNewName in create/mkdir/rename is never reached). docs/SEMANTICS.md promises
-// ENAMETOOLONG. Enable when Lookup refuses over-long keys itself.
+// bytes calls HeadObject with that key; CurlObjectClient refuses it (kInvalidArgument "object key
+// over 1024 bytes"), the daemon logs "warning HEAD <key>: invalid_argument ..." and the lookup
+// fails with EIO. open(O_CREAT), mkdir and rename onto such a name therefore fail with
+// "Input/output error" (mv: "cannot stat") instead of ENAMETOOLONG: CheckNewName in
+// create/mkdir/rename is never reached. docs/SEMANTICS.md promises ENAMETOOLONG. Enable when Lookup
+// answers over-long keys itself (ENAMETOOLONG, or ENOENT so that create reaches CheckNewName).
 TEST_F(HostileNamesTest, DISABLED_KeyOver1024BytesThroughTheMountIsEnametoolong) {
   Mount();
   std::string dirs;
