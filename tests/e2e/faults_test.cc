@@ -1,0 +1,279 @@
+// End to end under faults: a real FUSE mount whose profile endpoint is tests/tools/fault_proxy.py in
+// front of the local radosgw. Copies either give exactly the right bytes or fail with EIO; the
+// server never shows a partial object; a server that stops answering gives EIO in bounded time and
+// the mount recovers; a daemon killed with SIGKILL during an upload leaves no partial object and a
+// mount point that `fusermount3 -u` clears so it can be mounted again.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <thread>
+
+#include "s3/curl_object_client.h"
+#include "s3/sigv4.h"
+#include "support/e2e.h"
+#include "support/fault_proxy.h"
+#include "support/s3_test_env.h"
+
+namespace spacesfs {
+namespace {
+
+using testing::RunShell;
+using testing::ShellQuote;
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+class FaultsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<testing::S3TestEnv> env = testing::LoadS3TestEnv();
+    ASSERT_TRUE(env.ok()) << env.status().ToString();
+    env_ = *env;
+    proxy_ = testing::FaultProxy::Start(env_.endpoint, {"--seed", "3"});
+    ASSERT_NE(proxy_, nullptr);
+    auto direct = testing::MakeTestClient(env_, testing::TestUser::kOwner, "team-a");
+    ASSERT_TRUE(direct.ok());
+    direct_ = std::move(*direct);
+    prefix_ = testing::UniquePrefix("faults");
+    mnt_ = dir_.path() + "/mnt";
+    mkdir(mnt_.c_str(), 0755);
+    // The profile's endpoint is the proxy.
+    std::string section = testing::ProfileSection("owner", "OWNER", {"team-a:fullaccess"});
+    size_t at = section.find(env_.endpoint);
+    ASSERT_NE(at, std::string::npos);
+    section.replace(at, env_.endpoint.size(), proxy_->endpoint());
+    credentials_ = testing::WriteCredentialFile(dir_.path() + "/credentials", section);
+  }
+
+  // The 256 MiB random source file dir_/big and its SHA-256.
+  void MakeBig() {
+    ASSERT_EQ(RunShell("head -c 268435456 /dev/urandom > " + ShellQuote(dir_.path() + "/big")).exit_code, 0);
+    big_sha_ = Sha(dir_.path() + "/big");
+    ASSERT_EQ(big_sha_.size(), 65u);  // 64 hex digits and a newline
+  }
+  void TearDown() override {
+    mount_.reset();
+    if (direct_) {
+      EXPECT_TRUE(testing::DeleteAllUnder(*direct_, prefix_).ok());
+    }
+  }
+
+  void Mount() {
+    mount_ = std::make_unique<testing::TestMount>(
+        SPACESFS_BINARY,
+        std::vector<std::string>{"team-a:/" + prefix_, mnt_, "-o",
+                                 "profile=owner,credentials=" + credentials_ +
+                                     ",attr_timeout=1,entry_timeout=1,negative_timeout=1"},
+        mnt_);
+    ASSERT_TRUE(mount_->mounted()) << mount_->log();
+  }
+
+  static std::string Sha(const std::string& path) {
+    return RunShell("sha256sum < " + ShellQuote(path) + " | cut -d' ' -f1").output;
+  }
+
+  // The object as stored, checked directly: "absent", "empty", "full" (same SHA-256 as `expected`)
+  // or "PARTIAL n bytes".
+  std::string ServerState(const std::string& key, const std::string& expected_sha) {
+    Result<s3::ObjectInfo> head = direct_->HeadObject(key);
+    if (!head.ok()) return head.status().code() == ErrorCode::kNotFound ? "absent" : head.status().ToString();
+    if (head->size == 0) return "empty";
+    std::string path = dir_.path() + "/server-copy";
+    int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    s3::GetObjectRequest get;
+    get.key = key;
+    Result<s3::ObjectInfo> r = direct_->GetObject(get, [&](std::string_view c) {
+      return write(fd, c.data(), c.size()) == static_cast<ssize_t>(c.size())
+                 ? Status::Ok() : Status(ErrorCode::kInternal, "write");
+    });
+    close(fd);
+    if (!r.ok()) return r.status().ToString();
+    return Sha(path) == expected_sha ? "full" : "PARTIAL " + std::to_string(head->size) + " bytes";
+  }
+
+  size_t PendingUploads() {
+    s3::ListMultipartUploadsRequest list;
+    list.prefix = prefix_;
+    auto page = direct_->ListMultipartUploads(list);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    return page.ok() ? page->uploads.size() : 0;
+  }
+
+  void CopyInAndOut(const std::string& faults_json) {
+    MakeBig();
+    Mount();
+    ASSERT_TRUE(proxy_->Configure(faults_json));
+    auto start = Clock::now();
+    testing::CommandResult in = RunShell("cp " + ShellQuote(dir_.path() + "/big") + " " + ShellQuote(mnt_ + "/big"));
+    double in_seconds = SecondsSince(start);
+    if (in.exit_code == 0) {
+      EXPECT_EQ(ServerState(prefix_ + "big", big_sha_), "full");
+    } else {
+      EXPECT_NE(in.output.find("Input/output error"), std::string::npos) << in.output;
+      std::string state = ServerState(prefix_ + "big", big_sha_);
+      EXPECT_TRUE(state == "absent" || state == "empty" || state == "full") << state;
+    }
+    EXPECT_EQ(PendingUploads(), 0u) << "an aborted upload was left on the server";
+    start = Clock::now();
+    testing::CommandResult out = RunShell("cp " + ShellQuote(mnt_ + "/big") + " " + ShellQuote(dir_.path() + "/back"));
+    double out_seconds = SecondsSince(start);
+    if (in.exit_code == 0) {
+      if (out.exit_code == 0) {
+        EXPECT_EQ(Sha(dir_.path() + "/back"), big_sha_) << "cp out returned wrong bytes as success";
+      } else {
+        EXPECT_NE(out.output.find("Input/output error"), std::string::npos) << out.output;
+      }
+    }
+    std::printf("256 MiB cp in: exit %d in %.1f s; cp out: exit %d in %.1f s; proxy %s\n", in.exit_code,
+                in_seconds, out.exit_code, out_seconds, proxy_->Stats().c_str());
+    EXPECT_LT(in_seconds, 150);
+    EXPECT_LT(out_seconds, 150);
+    EXPECT_GT(proxy_->Counter("faults", "slowdown") + proxy_->Counter("faults", "500") +
+                  proxy_->Counter("faults", "reset_before") + proxy_->Counter("faults", "reset_mid") +
+                  proxy_->Counter("faults", "truncate") + proxy_->Counter("faults", "flip"),
+              0);
+    EXPECT_EQ(kill(mount_->pid(), 0), 0) << "the daemon died:\n" << mount_->log();
+  }
+
+  testing::TempDir dir_;
+  testing::S3TestEnv env_;
+  std::unique_ptr<testing::FaultProxy> proxy_;
+  std::unique_ptr<s3::CurlObjectClient> direct_;
+  std::unique_ptr<testing::TestMount> mount_;
+  std::string prefix_, mnt_, credentials_, big_sha_;
+};
+
+TEST_F(FaultsTest, CopyInAndOutUnderTenPercentFaultsIsExactOrEio) {
+  CopyInAndOut(R"({"fault_rate": 0.1, "seed": 21,
+      "faults": ["slowdown", "500", "reset", "truncate", "latency"], "latency_ms": 200})");
+}
+
+// Product gap (s3/curl_object_client.cc, CurlObjectClient::GetObject; fs reads use ranged GETs):
+// a byte flipped in a GET response body is not detected and reaches the reader, so `cp` out of
+// the mount can succeed with different bytes. Enable when reads are verified end to end.
+TEST_F(FaultsTest, DISABLED_CopyOutWithFlippedBytesIsExactOrEio) {
+  CopyInAndOut(R"({"fault_rate": 0.1, "seed": 22, "methods": ["GET"], "faults": ["flip"]})");
+}
+
+TEST_F(FaultsTest, ServerGoneGivesEioInBoundedTimeAndTheMountRecovers) {
+  Mount();
+  ASSERT_EQ(RunShell("printf hello > " + ShellQuote(mnt_ + "/before")).exit_code, 0);
+  // Objects the mount has not seen yet, so reading them has to reach the server.
+  for (const char* name : {"unseen-1", "unseen-2"}) {
+    s3::PutObjectRequest put;
+    put.key = prefix_ + name;
+    put.body = s3::BodySource::FromView("server data");
+    ASSERT_TRUE(direct_->PutObject(put).ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // caches expire
+  for (const char* fault : {"reset", "500"}) {
+    SCOPED_TRACE(fault);
+    ASSERT_TRUE(proxy_->Configure(std::string(R"({"fault_rate": 1.0, "faults": [")") + fault + "\"]}"));
+    std::string unseen = std::string(fault) == "reset" ? "unseen-1" : "unseen-2";
+    auto start = Clock::now();
+    testing::CommandResult read = RunShell("cat " + ShellQuote(mnt_ + "/" + unseen));
+    double read_seconds = SecondsSince(start);
+    EXPECT_NE(read.exit_code, 0) << read.output;
+    EXPECT_NE(read.output.find("Input/output error"), std::string::npos) << read.output;
+    start = Clock::now();
+    testing::CommandResult write =
+        RunShell("printf data > " + ShellQuote(mnt_ + "/during-" + fault));
+    double write_seconds = SecondsSince(start);
+    EXPECT_NE(write.exit_code, 0) << write.output;
+    EXPECT_NE(write.output.find("Input/output error"), std::string::npos) << write.output;
+    std::printf("server gone (%s): read failed in %.1f s, write failed in %.1f s\n", fault,
+                read_seconds, write_seconds);
+    EXPECT_LT(read_seconds, 60);
+    EXPECT_LT(write_seconds, 60);
+    // Faults stop: the same mount works again.
+    ASSERT_TRUE(proxy_->Configure(R"({"fault_rate": 0})"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    testing::CommandResult again = RunShell("cat " + ShellQuote(mnt_ + "/" + unseen));
+    EXPECT_EQ(again.exit_code, 0) << again.output << mount_->log();
+    EXPECT_EQ(again.output, "server data");
+    testing::CommandResult after = RunShell("printf after > " + ShellQuote(mnt_ + "/after-" + fault) +
+                                            " && cat " + ShellQuote(mnt_ + "/after-" + fault));
+    EXPECT_EQ(after.exit_code, 0) << after.output;
+    EXPECT_EQ(after.output, "after");
+    EXPECT_EQ(RunShell("cat " + ShellQuote(mnt_ + "/before")).output, "hello");
+  }
+  EXPECT_EQ(kill(mount_->pid(), 0), 0) << "the daemon died:\n" << mount_->log();
+}
+
+TEST_F(FaultsTest, KillDuringLargeWriteLeavesNoPartialObjectAndRemounts) {
+  MakeBig();
+  // A little latency on every request keeps the multipart upload in flight long enough to kill.
+  ASSERT_TRUE(proxy_->Configure(R"({"fault_rate": 1.0, "faults": ["latency"], "latency_ms": 300})"));
+  Mount();
+  const std::string key = prefix_ + "big";
+  std::thread writer([&] {
+    RunShell("cp " + ShellQuote(dir_.path() + "/big") + " " + ShellQuote(mnt_ + "/big"));
+  });
+  // Wait for the upload to start on the server, then SIGKILL the daemon.
+  auto deadline = Clock::now() + std::chrono::seconds(120);
+  bool in_flight = false;
+  while (Clock::now() < deadline && !in_flight) {
+    in_flight = PendingUploads() > 0;
+    if (!in_flight) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  pid_t daemon = mount_->pid();
+  ASSERT_GT(daemon, 0);
+  kill(daemon, SIGKILL);
+  writer.join();
+  EXPECT_TRUE(in_flight) << "the upload never started";
+  std::string state = ServerState(key, big_sha_);
+  EXPECT_TRUE(state == "absent" || state == "empty") << "after kill -9 the server holds: " << state;
+  struct stat st;
+  errno = 0;
+  EXPECT_NE(stat(mnt_.c_str(), &st), 0);
+  EXPECT_EQ(errno, ENOTCONN) << strerror(errno);
+  testing::CommandResult ls = RunShell("stat " + ShellQuote(mnt_));
+  EXPECT_NE(ls.output.find("Transport endpoint is not connected"), std::string::npos) << ls.output;
+  testing::CommandResult umount = RunShell("fusermount3 -u " + ShellQuote(mnt_));
+  EXPECT_EQ(umount.exit_code, 0) << umount.output;
+  EXPECT_FALSE(testing::IsMounted(mnt_));
+  mount_.reset();
+  ASSERT_TRUE(proxy_->Configure(R"({"fault_rate": 0})"));
+  Mount();
+  testing::CommandResult use = RunShell("printf ok > " + ShellQuote(mnt_ + "/after") + " && cat " +
+                                        ShellQuote(mnt_ + "/after") + " && ls " + ShellQuote(mnt_));
+  EXPECT_EQ(use.exit_code, 0) << use.output;
+  EXPECT_EQ(use.output.substr(0, 2), "ok");
+}
+
+// Product gap (fs/filesystem.cc, cli/mount_command.cc: nothing calls ListMultipartUploads): a
+// multipart upload left behind by a killed daemon is never aborted by the next mount, so its parts
+// stay on the server (and are billed) until a lifecycle rule removes them. Enable when a mount
+// cleans up the uploads under its prefix.
+TEST_F(FaultsTest, DISABLED_NextMountAbortsTheUploadAKilledDaemonLeft) {
+  MakeBig();
+  ASSERT_TRUE(proxy_->Configure(R"({"fault_rate": 1.0, "faults": ["latency"], "latency_ms": 300})"));
+  Mount();
+  std::thread writer([&] {
+    RunShell("cp " + ShellQuote(dir_.path() + "/big") + " " + ShellQuote(mnt_ + "/big"));
+  });
+  auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (Clock::now() < deadline && PendingUploads() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(mount_->pid(), SIGKILL);
+  writer.join();
+  ASSERT_GT(PendingUploads(), 0u);
+  RunShell("fusermount3 -u " + ShellQuote(mnt_));
+  mount_.reset();
+  ASSERT_TRUE(proxy_->Configure(R"({"fault_rate": 0})"));
+  Mount();
+  RunShell("ls " + ShellQuote(mnt_));
+  deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline && PendingUploads() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(PendingUploads(), 0u) << "the aborted multipart upload is still on the server";
+}
+
+}  // namespace
+}  // namespace spacesfs
