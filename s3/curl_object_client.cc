@@ -204,6 +204,9 @@ Result<ObjectInfo> CurlObjectClient::HeadObject(const std::string& key) {
   return info;
 }
 
+// Whole-object GETs up to this size are held in memory until their MD5 is checked.
+constexpr uint64_t kVerifiedGetHoldBackBytes = 8ull << 20;
+
 Result<ObjectInfo> CurlObjectClient::GetObject(const GetObjectRequest& request,
                                                const BodySink& sink) {
   const std::string& key = request.key;
@@ -218,20 +221,27 @@ Result<ObjectInfo> CurlObjectClient::GetObject(const GetObjectRequest& request,
   Status sink_status;
   // A whole-object GET of a single-part object is checked against its ETag (the body's MD5), so a
   // byte changed in transit is an error, never data.
-  Md5Stream body_md5;
+  // Small ones are held back until the MD5 matches, so a damaged answer can be retried.
+  std::optional<Md5Stream> body_md5;
+  bool hold_back = false;
+  std::string held;
 
   BodySink counting_sink = [&](std::string_view chunk) -> Status {
     if (expected && delivered + chunk.size() > *expected) {
       return Status(ErrorCode::kCorrupt, "body longer than the " + std::to_string(*expected) +
                                              " bytes announced");
     }
-    Status status = sink(chunk);
-    if (!status.ok()) {
-      sink_status = status;
-      return status;
+    if (body_md5) body_md5->Update(chunk);
+    if (hold_back) {
+      held.append(chunk);
+    } else {
+      Status status = sink(chunk);
+      if (!status.ok()) {
+        sink_status = status;
+        return status;
+      }
     }
     delivered += chunk.size();
-    if (!request.range) body_md5.Update(chunk);
     return Status::Ok();
   };
 
@@ -277,6 +287,10 @@ Result<ObjectInfo> CurlObjectClient::GetObject(const GetObjectRequest& request,
     if (!info) {
       info = std::move(*got);
       expected = end - start;
+      if (!request.range && IsPlainMd5Etag(info->etag)) {
+        body_md5.emplace();
+        hold_back = *expected <= kVerifiedGetHoldBackBytes;
+      }
     } else if (got->etag != info->etag || start + *expected != end) {
       return Status(ErrorCode::kCorrupt, "object changed while resuming the GET");
     }
@@ -309,10 +323,22 @@ Result<ObjectInfo> CurlObjectClient::GetObject(const GetObjectRequest& request,
                                       std::to_string(expected.value_or(0))),
                            "GetObject", key);
       }
-      if (!request.range && IsPlainMd5Etag(info->etag) &&
-          !EtagsEqual(QuotedMd5Etag(body_md5.FinalRaw()), info->etag)) {
-        return WithContext(Status(ErrorCode::kCorrupt, "body does not match its ETag (MD5)"),
-                           "GetObject", key);
+      if (body_md5 && !EtagsEqual(QuotedMd5Etag(body_md5->FinalRaw()), info->etag)) {
+        Status mismatch(ErrorCode::kCorrupt, "body does not match its ETag (MD5)");
+        if (hold_back && attempt < config_.max_attempts) {
+          // Nothing reached the caller: start over.
+          info.reset();
+          expected.reset();
+          body_md5.reset();
+          held.clear();
+          delivered = 0;
+          SleepBeforeRetry(attempt);
+          continue;
+        }
+        return WithContext(mismatch, "GetObject", key);
+      }
+      if (hold_back && !held.empty()) {
+        if (Status st = sink(held); !st.ok()) return st;
       }
       return *info;
     }

@@ -272,7 +272,7 @@ TEST_F(FaultProxyClientTest, TruncatedGetThatNeverCompletesIsCorruptNotSuccess) 
 // Product gap (s3/curl_object_client.cc, CurlObjectClient::GetObject): a whole-object GET of a
 // single-part object (ETag = MD5 of the body) does not compare the MD5 of the bytes received with
 // the ETag, so one byte flipped in transit is returned as success. Enable when GetObject checks it.
-TEST_F(FaultProxyClientTest, DISABLED_FlippedByteInWholeObjectGetIsNotSuccess) {
+TEST_F(FaultProxyClientTest, FlippedByteInWholeObjectGetIsNotSuccess) {
   const std::string key = prefix_ + "flip";
   const std::string data = RandomBytes(64 << 10, 6);
   ASSERT_TRUE(FaultyPut(key, data).ok());
