@@ -18,7 +18,7 @@
 #include "auth/credentials.h"
 #include "cli/keys_command.h"
 #include "gtest/gtest.h"
-#include "s3_test_env.h"
+#include "support/s3_test_env.h"
 
 namespace spacesfs::keys {
 namespace {
