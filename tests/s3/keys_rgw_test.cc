@@ -34,10 +34,21 @@ int RunKeysArgs(std::vector<std::string> args) {
   return cli::RunKeys(static_cast<int>(args.size()), argv.data());
 }
 
-std::string CephConf() {
-  if (const char* conf = std::getenv("CEPH_CONF")) return conf;
-  if (const char* dir = std::getenv("CEPH_DIR")) return std::string(dir) + "/ceph.conf";
-  return "/tmp/spacesfs-rgw/ceph.conf";
+// The ceph.conf of the cluster serving `endpoint` (CEPH_CONF, else $CEPH_DIR/ceph.conf), or "" when
+// neither is set or the file does not name the endpoint's host:port (another cluster).
+std::string CephConf(const std::string& endpoint) {
+  std::string conf;
+  if (const char* c = std::getenv("CEPH_CONF")) {
+    conf = c;
+  } else if (const char* dir = std::getenv("CEPH_DIR")) {
+    conf = std::string(dir) + "/ceph.conf";
+  }
+  if (conf.empty()) return "";
+  std::ifstream in(conf);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string host_port = endpoint.substr(endpoint.find("://") + 3);
+  return text.str().find("endpoint=" + host_port) != std::string::npos ? conf : "";
 }
 
 class KeysRgwTest : public ::testing::Test {
@@ -50,7 +61,9 @@ class KeysRgwTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     creds_ = dir_ + "/credentials";
-    const std::string conf = CephConf();
+    const std::string conf = CephConf(env_.endpoint);
+    ASSERT_FALSE(conf.empty()) << "set CEPH_CONF (source $CEPH_DIR/env.sh) for the cluster at "
+                               << env_.endpoint << ": the test gives spacesfs-admin RGW caps";
     const std::string info = dir_ + "/admin.json";
     // The admin API needs users=* (create/remove users) and metadata=read (list them).
     std::string caps = "radosgw-admin -c '" + conf +

@@ -341,11 +341,12 @@ TEST(KeysCredentialStore, ReplaceSectionKeepsNeighboursAndComments) {
 }
 
 TEST(KeysDigitalOcean, CreateBodyMergesGrantsPerBucket) {
-  std::vector<auth::Grant> grants = {*auth::ParseGrant("b/x/:read"), *auth::ParseGrant("b:readwrite-nodelete"),
-                                     *auth::ParseGrant("c:fullaccess")};
+  std::vector<auth::Grant> grants = {*auth::ParseGrant("bbb/x/:read"),
+                                     *auth::ParseGrant("bbb:readwrite-nodelete"),
+                                     *auth::ParseGrant("ccc:fullaccess")};
   EXPECT_EQ(json::parse(DigitalOceanProvider::CreateBody("k", grants)),
-            json::parse(R"({"name":"k","grants":[{"bucket":"b","permission":"readwrite"},
-                            {"bucket":"c","permission":"fullaccess"}]})"));
+            json::parse(R"({"name":"k","grants":[{"bucket":"bbb","permission":"readwrite"},
+                            {"bucket":"ccc","permission":"fullaccess"}]})"));
 }
 
 }  // namespace
