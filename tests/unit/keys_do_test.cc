@@ -50,10 +50,16 @@ class KeysDoTest : public ::testing::Test {
       ::execlp("python3", "python3", script.c_str(), port_file.c_str(), log_.c_str(), nullptr);
       ::_exit(127);
     }
-    for (int i = 0; i < 200 && !fs::exists(port_file); ++i) {
+    // Python can take seconds to start on a loaded machine: wait up to 60 s, unless it died.
+    for (int i = 0; i < 2400 && !fs::exists(port_file); ++i) {
+      int wstatus = 0;
+      if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
+        pid_ = -1;
+        FAIL() << "tests/tools/do_api_mock.py exited with status " << wstatus;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
-    ASSERT_TRUE(fs::exists(port_file)) << "the mock did not start";
+    ASSERT_TRUE(fs::exists(port_file)) << "the mock did not start within 60 s";
     port_ = std::stoi(ReadAll(port_file));
     url_ = "http://127.0.0.1:" + std::to_string(port_);
     ::setenv("DIGITALOCEAN_API_URL", url_.c_str(), 1);
