@@ -3,6 +3,7 @@
 //   spacesfs SPACE[:/PREFIX] MOUNTPOINT [-o OPTIONS] [-f] [-d]   mount (also as mount.spacesfs)
 //   spacesfs ls [-p PROFILE] [-c FILE] [-r] SPACE[:/PREFIX]       list objects
 //   spacesfs cp [-p PROFILE] [-c FILE] SRC DST                    copy a file in or out
+//   spacesfs keys create|list|revoke|rotate ...                   mint per-Space keys (docs/KEYS.md)
 //   spacesfs version
 #include <CLI/CLI.hpp>
 
@@ -10,13 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "cli/keys_command.h"
 #include "cli/mount_command.h"
 #include "cli/object_commands.h"
 
 namespace {
 
 bool IsSubcommand(const std::string& word) {
-  return word == "ls" || word == "cp" || word == "version" || word == "--version" ||
+  return word == "ls" || word == "cp" || word == "keys" || word == "version" || word == "--version" ||
          word == "help" || word == "--help";
 }
 
@@ -58,6 +60,7 @@ int RunSubcommand(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "keys") return spacesfs::cli::RunKeys(argc, argv);
   if (argc > 1 && IsSubcommand(argv[1])) {
     if (std::string(argv[1]) == "--version") {
       std::printf("spacesfs 0.1.0\n");
