@@ -1,7 +1,5 @@
 #include "s3/transfer.h"
 
-#include "s3/body_digest.h"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +9,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "s3/body_digest.h"
 
 namespace spacesfs::s3 {
 namespace {
