@@ -1,0 +1,52 @@
+// ClientConfig: everything CurlObjectClient needs to reach one bucket.
+//
+// A plain value; copy it freely. The secret lives in `key.secret_access_key` (a Secret, wiped on
+// destruction) and is never logged or put into an error message.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "s3/sigv4.h"
+
+namespace spacesfs::s3 {
+
+// How the bucket appears in the URL.
+enum class Addressing {
+  kAuto,           // path-style for IP-address and localhost endpoints and for bucket names with
+                   // dots over https (certificates do not cover them); virtual-hosted otherwise
+  kPath,           // scheme://host/bucket/key
+  kVirtualHosted,  // scheme://bucket.host/key
+};
+
+struct ClientConfig {
+  // "scheme://host[:port]" with no path; "" means https://REGION.digitaloceanspaces.com.
+  std::string endpoint;
+  std::string region = "us-east-1";  // any name: nyc3, ams3, us-east-1...
+  std::string bucket;
+  SigningKey key;
+  Addressing addressing = Addressing::kAuto;
+
+  // TLS. Verification is on unless explicitly turned off (tests against self-signed servers).
+  std::string ca_bundle_path;  // "" = the system default
+  bool verify_tls = true;
+
+  // Transport.
+  std::chrono::milliseconds connect_timeout{10'000};
+  // A transfer slower than low_speed_bytes_per_second for low_speed_time is abandoned (kTimeout).
+  long low_speed_bytes_per_second = 1024;
+  std::chrono::seconds low_speed_time{30};
+  size_t max_idle_handles = 64;  // easy handles kept for reuse
+
+  // Retries (see s3/retry_policy.h).
+  int max_attempts = 5;
+  std::chrono::milliseconds retry_base_delay{100};
+  std::chrono::milliseconds retry_max_delay{10'000};
+
+  // Bodies up to this size are signed with their real SHA-256; larger ones are sent as
+  // UNSIGNED-PAYLOAD and protected by Content-MD5 (computed in the same pass either way).
+  uint64_t signed_payload_max_bytes = 16ull << 20;
+};
+
+}  // namespace spacesfs::s3

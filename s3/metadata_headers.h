@@ -1,0 +1,36 @@
+// Translation between ObjectInfo/UserMetadata and HTTP headers.
+//
+// Pure functions; thread-safe.
+// Errors: AppendMetadataHeaders returns kInvalidArgument for a name that is not a lower-case HTTP
+// token or a value with control characters; ObjectInfoFromHeaders and ParseContentRange return
+// kCorrupt for malformed headers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "s3/object_client.h"
+#include "s3/sigv4.h"
+
+namespace spacesfs::s3 {
+
+inline constexpr std::string_view kMetadataPrefix = "x-amz-meta-";
+
+// Adds one "x-amz-meta-NAME: value" header per entry.
+Status AppendMetadataHeaders(const UserMetadata& metadata, HeaderList* headers);
+
+// Reads Content-Length (or the total of Content-Range), ETag, Last-Modified, Content-Type and
+// x-amz-meta-* from lower-cased response headers. A missing Content-Length is size 0.
+Result<ObjectInfo> ObjectInfoFromHeaders(std::string_view key, const HeaderList& headers);
+
+// "bytes FIRST-LAST/TOTAL" (TOTAL may be "*").
+struct ContentRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  std::optional<uint64_t> total;
+};
+Result<ContentRange> ParseContentRange(std::string_view value);
+
+}  // namespace spacesfs::s3
