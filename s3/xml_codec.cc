@@ -248,6 +248,15 @@ Result<bool> UrlEncoded(const Fields& f) {
   return f.Error("unsupported <EncodingType> \"" + std::string(v.substr(0, 40)) + "\"");
 }
 
+// An ETag in its quoted form: radosgw's CopyObjectResult / CopyPartResult send it bare while
+// listings, HEAD and AWS quote it. "" stays "".
+std::string QuotedEtag(std::string etag) {
+  if (etag.empty() || (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')) {
+    return etag;
+  }
+  return '"' + etag + '"';
+}
+
 // <CommonPrefixes> of ListObjectsV2 (radosgw also puts <KeyCount> and <StartAfter> in it).
 Result<std::string> ParseCommonPrefix(const XMLElement* e, bool decode) {
   Fields f("ListBucketResult", e);
@@ -270,7 +279,7 @@ Result<ObjectInfo> ParseContents(const XMLElement* e, bool decode) {
   info.last_modified_ns = *modified;
   Result<std::string> etag = f.RequiredText("ETag");
   if (!etag.ok()) return etag.status();
-  info.etag = std::move(*etag);
+  info.etag = QuotedEtag(std::move(*etag));
   Result<uint64_t> size = f.RequiredUint("Size");
   if (!size.ok()) return size.status();
   info.size = *size;
@@ -295,13 +304,17 @@ Result<MultipartUpload> ParseUpload(const XMLElement* e, bool decode) {
   return upload;
 }
 
-// Result<std::string> of an ETag-bearing document (Complete, Copy).
+// The ETag of a Complete or Copy result document; `allow_empty` for radosgw's empty
+// CompleteMultipartUploadResult/ETag.
 Result<std::string> ParseEtagResult(std::string_view xml, std::string_view what,
-                                    std::initializer_list<std::string_view> roots) {
+                                    std::initializer_list<std::string_view> roots,
+                                    bool allow_empty) {
   Result<Parsed> parsed = ParseExpecting(xml, what, roots);
   if (!parsed.ok()) return parsed.status();
   Fields f(LocalName(parsed->root), parsed->root);
-  return f.RequiredNonEmpty("ETag");
+  Result<std::string> etag = allow_empty ? f.RequiredText("ETag") : f.RequiredNonEmpty("ETag");
+  if (!etag.ok()) return etag;
+  return QuotedEtag(std::move(*etag));
 }
 
 // ---- dates ----
@@ -509,6 +522,11 @@ Result<ListObjectsPage> ParseListObjectsV2(std::string_view xml) {
 }
 
 Result<ListMultipartUploadsPage> ParseListMultipartUploads(std::string_view xml) {
+  return ParseListMultipartUploads(xml, /*requested_url_encoding=*/false);
+}
+
+Result<ListMultipartUploadsPage> ParseListMultipartUploads(std::string_view xml,
+                                                           bool requested_url_encoding) {
   constexpr std::string_view kWhat = "ListMultipartUploadsResult";
   Result<Parsed> parsed = ParseExpecting(xml, kWhat, {kWhat});
   if (!parsed.ok()) return parsed.status();
@@ -536,7 +554,7 @@ Result<ListMultipartUploadsPage> ParseListMultipartUploads(std::string_view xml)
 
   for (const XMLElement* e = parsed->root->FirstChildElement(); e; e = e->NextSiblingElement()) {
     if (LocalName(e) != "Upload") continue;
-    Result<MultipartUpload> upload = ParseUpload(e, *decode);
+    Result<MultipartUpload> upload = ParseUpload(e, *decode || requested_url_encoding);
     if (!upload.ok()) return upload.status();
     page.uploads.push_back(std::move(*upload));
   }
@@ -551,11 +569,13 @@ Result<std::string> ParseInitiateMultipartUpload(std::string_view xml) {
 }
 
 Result<std::string> ParseCompleteMultipartUpload(std::string_view xml) {
-  return ParseEtagResult(xml, "CompleteMultipartUploadResult", {"CompleteMultipartUploadResult"});
+  return ParseEtagResult(xml, "CompleteMultipartUploadResult", {"CompleteMultipartUploadResult"},
+                         /*allow_empty=*/true);
 }
 
 Result<std::string> ParseCopyResult(std::string_view xml) {
-  return ParseEtagResult(xml, "CopyObjectResult", {"CopyObjectResult", "CopyPartResult"});
+  return ParseEtagResult(xml, "CopyObjectResult", {"CopyObjectResult", "CopyPartResult"},
+                         /*allow_empty=*/false);
 }
 
 Result<std::vector<DeleteError>> ParseDeleteResult(std::string_view xml) {

@@ -26,15 +26,18 @@
 // URL decoding (encoding-type=url). When the response carries <EncodingType>url</EncodingType>,
 // these fields are decoded (the ones AWS encodes; botocore decodes the same):
 //   ListObjectsV2:        Contents/Key, CommonPrefixes/Prefix.
-//   ListMultipartUploads: Upload/Key, NextKeyMarker.
-// NextContinuationToken and NextUploadIdMarker are opaque and never decoded (radosgw's
-// continuation token is the raw name of the next key). The echoed request values (Prefix,
-// Delimiter, StartAfter, KeyMarker) are not read: radosgw echoes StartAfter unencoded.
+//   ListMultipartUploads: Upload/Key, NextKeyMarker (but see the two-argument overload below).
+// NextContinuationToken and NextUploadIdMarker are opaque and never decoded. The echoed request
+// values (Prefix, Delimiter, StartAfter, KeyMarker) are not read. Recorded radosgw 16.2 bodies
+// (tests/data/xml/rgw/) show why: with encoding-type=url it encodes Key (including '/') and
+// CommonPrefixes/Prefix (keeping '/'), but echoes Prefix, Delimiter and StartAfter raw, and its
+// NextContinuationToken is the raw name of the last key returned (a newline included), which the
+// caller must percent-encode when sending it back.
 // '+' decodes to a space: AWS S3 encodes a space as '+' (botocore decodes with unquote_plus),
 // and radosgw (rgw_common.cc url_encode) writes every byte <= 0x20 or >= 0x7f and each of
-// " # % & + , : ; < = > ? @ [ \ ] ^ ` { } as %XX (keeping '/' in keys), so neither server emits a
-// literal '+' for a '+' in a key, and reading '+' as a space is right for both. The recorded
-// radosgw bodies in tests/data/xml/rgw/ are parsed by the unit tests.
+// " # % & + , : ; < = > ? @ [ \ ] ^ ` { } (and sometimes '/') as %XX, so neither server emits a
+// literal '+' for a '+' in a key, and reading '+' as a space is right for both (the recordings
+// show "plus%2Bsign.txt" and "with%20space.txt").
 //
 // Request bodies and control characters. XML 1.0 cannot carry U+0000-U+0008, U+000B, U+000C,
 // U+000E-U+001F, U+FFFE, U+FFFF (not even as &#N; references) nor invalid UTF-8. The builders
@@ -107,11 +110,21 @@ Status StatusFromErrorResponse(int http_status, std::string_view body);
 
 Result<ListObjectsPage> ParseListObjectsV2(std::string_view xml);
 Result<ListMultipartUploadsPage> ParseListMultipartUploads(std::string_view xml);
+// For a response to a request that asked for encoding-type=url: Upload/Key is decoded even when
+// the response does not say <EncodingType>url</EncodingType>, because radosgw (16.2) encodes the
+// keys without saying so (and leaves NextKeyMarker raw, so NextKeyMarker is still decoded only
+// when the response says so). Use this overload whenever the request carried encoding-type=url.
+Result<ListMultipartUploadsPage> ParseListMultipartUploads(std::string_view xml,
+                                                           bool requested_url_encoding);
 // <InitiateMultipartUploadResult><UploadId>
 Result<std::string> ParseInitiateMultipartUpload(std::string_view xml);
-// <CompleteMultipartUploadResult><ETag>; an <Error> body (S3 may send one with 200) is an error
+// <CompleteMultipartUploadResult><ETag>; an <Error> body (S3 may send one with 200) is an error.
+// radosgw (16.2) sends <ETag></ETag>: the result is then "" (the upload did complete; HEAD the
+// object if its ETag is needed). A missing <ETag> element is kCorrupt.
 Result<std::string> ParseCompleteMultipartUpload(std::string_view xml);
-// <CopyObjectResult> or <CopyPartResult><ETag>; an <Error> body with 200 is an error
+// <CopyObjectResult> or <CopyPartResult><ETag>; an <Error> body with 200 is an error.
+// radosgw sends this ETag without its double quotes; it is returned quoted, like every ETag
+// these parsers return (ObjectInfo::etag included), so ETags from any source compare equal.
 Result<std::string> ParseCopyResult(std::string_view xml);
 // <DeleteResult>: the <Error> entries (deleted keys are not reported: Quiet mode). Each entry's
 // status is StatusFromErrorBody(200, {Code, Message}); <Deleted> entries, if a server sends
