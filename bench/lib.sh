@@ -77,6 +77,7 @@ median() {
   local v
   [ $# -gt 0 ] || { echo FAIL; return; }
   for v in "$@"; do [ "$v" = FAIL ] && { echo FAIL; return; }; done
+  [[ $1 =~ ^[0-9.]+(e[-+]?[0-9]+)?$ ]] || { echo "$1"; return; }   # n/a and the like
   printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
 }
 

@@ -5,7 +5,8 @@
                                              matches its MD5 (single PUT) or its multipart ETag for
                                              some part size (any whole MiB from 5 to 128, or --part-size)
   s3_verify.py prefix LOCAL_DIR PREFIX       PREFIX holds exactly the files under LOCAL_DIR (same
-                                             relative names, sizes and single-PUT MD5 ETags)
+                                             relative names, sizes and single-PUT MD5 ETags); keys
+                                             ending in "/" (directory markers) are ignored
   s3_verify.py count PREFIX                  prints the number of objects and bytes under PREFIX
   s3_verify.py delete PREFIX                 deletes every object under PREFIX (DeleteObjects)
 
@@ -65,6 +66,8 @@ def list_prefix(s3, prefix):
     out = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=ARGS.bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
+            if ARGS.command != "delete" and obj["Key"].endswith("/"):
+                continue  # directory markers some filesystems write
             out[obj["Key"]] = (obj["Size"], obj["ETag"].strip('"'))
     return out
 
