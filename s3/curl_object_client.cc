@@ -105,7 +105,18 @@ CurlObjectClient::CurlObjectClient(ClientConfig config, Endpoint endpoint)
                           config_.retry_max_delay}),
       transport_(TransportOptions{config_.ca_bundle_path, config_.verify_tls,
                                   config_.connect_timeout, config_.low_speed_bytes_per_second,
-                                  config_.low_speed_time, config_.max_idle_handles}) {}
+                                  config_.low_speed_time, config_.max_idle_handles}),
+      key_(config_.key) {}
+
+void CurlObjectClient::SetSigningKey(SigningKey key) {
+  std::lock_guard<std::mutex> lock(key_mu_);
+  key_ = std::move(key);
+}
+
+SigningKey CurlObjectClient::CurrentKey() const {
+  std::lock_guard<std::mutex> lock(key_mu_);
+  return key_;
+}
 
 CurlObjectClient::~CurlObjectClient() = default;
 
@@ -117,7 +128,7 @@ std::string CurlObjectClient::Context(std::string_view operation, std::string_vi
     out += "/";
     out += key;
   }
-  out += " (key " + config_.key.access_key_id.substr(0, 4) + "...)";
+  out += " (key " + CurrentKey().access_key_id.substr(0, 4) + "...)";
   return out;
 }
 
@@ -141,7 +152,7 @@ Status CurlObjectClient::Attempt(const Call& call, HttpResponse* response) {
   request.method = call.method;
   request.url = std::move(target.url);
   request.headers = call.headers;
-  for (auto& header : SignRequest(to_sign, config_.key, config_.region, std::time(nullptr))) {
+  for (auto& header : SignRequest(to_sign, CurrentKey(), config_.region, std::time(nullptr))) {
     request.headers.push_back(std::move(header));
   }
   request.body = call.body;
@@ -226,7 +237,8 @@ Result<ObjectInfo> CurlObjectClient::GetObject(const GetObjectRequest& request,
     uint64_t offset = start + delivered;  // the first byte this response must carry
     std::optional<uint64_t> length;
     if (const std::string* length_header = response.Header("content-length")) {
-      length = std::stoull(*length_header);  // already validated by ObjectInfoFromHeaders
+      length = ParseDecimal(*length_header);
+      if (!length) return Status(ErrorCode::kCorrupt, "malformed Content-Length");
     }
     uint64_t end;  // one past the last byte the whole answer must end at
     if (response.status == 206) {
@@ -508,17 +520,10 @@ Result<ListMultipartUploadsPage> CurlObjectClient::ListMultipartUploads(
   }
   std::optional<ListMultipartUploadsPage> page;
   call.check_body = [&](const HttpResponse& response) -> Status {
-    Result<ListMultipartUploadsPage> parsed = ParseListMultipartUploads(response.body);
+    // radosgw (16.2) URL-encodes the keys as asked without saying <EncodingType>url</...>.
+    Result<ListMultipartUploadsPage> parsed =
+        ParseListMultipartUploads(response.body, /*requested_url_encoding=*/true);
     if (!parsed.ok()) return parsed.status();
-    // radosgw (Pacific) URL-encodes the keys as asked but leaves out <EncodingType>, so the
-    // parser (which decodes only when told) hands them back encoded.
-    if (response.body.find("<EncodingType>") == std::string::npos) {
-      for (MultipartUpload& upload : parsed->uploads) {
-        Result<std::string> decoded = UrlDecode(upload.key);
-        if (!decoded.ok()) return decoded.status();
-        upload.key = std::move(*decoded);
-      }
-    }
     page = std::move(*parsed);
     return Status::Ok();
   };

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/result.h"
@@ -49,6 +50,11 @@ class CurlObjectClient : public ObjectClient {
   const std::string& bucket() const override { return config_.bucket; }
   // Whether requests use path-style addressing (resolved from config.addressing).
   bool path_style() const { return path_style_; }
+  // TCP/TLS connections opened so far; stays low while kept-alive connections are reused.
+  uint64_t connections_opened() const { return transport_.connections_opened(); }
+  // Signs every later request with `key` (a rotated credential, reloaded on SIGHUP). Requests in
+  // flight finish with the key they were signed with.
+  void SetSigningKey(SigningKey key);
 
   Result<ObjectInfo> HeadObject(const std::string& key) override;
   Result<ObjectInfo> GetObject(const GetObjectRequest& request, const BodySink& sink) override;
@@ -84,6 +90,7 @@ class CurlObjectClient : public ObjectClient {
   // "GetObject photos/a.jpg (key DO00...)".
   std::string Context(std::string_view operation, std::string_view key) const;
   Status WithContext(const Status& status, std::string_view operation, std::string_view key) const;
+  SigningKey CurrentKey() const;
   // Content-MD5 and payload hash of a body; adds the Content-MD5 header.
   Result<std::string> PrepareBody(const BodySource& body, HeaderList* headers,
                                   std::string* payload_hash) const;
@@ -94,6 +101,9 @@ class CurlObjectClient : public ObjectClient {
   const bool path_style_;
   const RetryPolicy retry_;
   HttpTransport transport_;  // thread-safe
+
+  mutable std::mutex key_mu_;
+  SigningKey key_;  // guarded by key_mu_; starts as config_.key
 };
 
 }  // namespace spacesfs::s3

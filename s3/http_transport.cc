@@ -214,6 +214,9 @@ Status HttpTransport::Perform(const HttpRequest& request, HttpResponse* response
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  // The limit of the shared connection cache comes from the handle that returns a connection;
+  // libcurl's default (5) would close connections as soon as more threads than that are busy.
+  curl_easy_setopt(curl, CURLOPT_MAXCONNECTS, static_cast<long>(options_.max_idle_handles));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes_per_second);
@@ -251,6 +254,9 @@ Status HttpTransport::Perform(const HttpRequest& request, HttpResponse* response
   CURLcode rc = curl_easy_perform(curl);
   long http_code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http_code);
+  long new_connections = 0;
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &new_connections);
+  if (new_connections > 0) connections_opened_ += static_cast<uint64_t>(new_connections);
   // Detach everything pointing into this stack frame before the handle goes back to the pool.
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);

@@ -11,6 +11,7 @@
 // returned by the sink, the on_headers hook or the body source, unchanged.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -69,9 +70,13 @@ class HttpTransport {
   // Fills *response as far as the exchange got (also on failure: status, headers, body_bytes).
   Status Perform(const HttpRequest& request, HttpResponse* response);
 
+  // Connections opened so far (a measure of keep-alive reuse).
+  uint64_t connections_opened() const { return connections_opened_.load(); }
+
  private:
   const TransportOptions options_;
   std::unique_ptr<CurlHandlePool> pool_;
+  std::atomic<uint64_t> connections_opened_{0};
 };
 
 }  // namespace spacesfs::s3

@@ -13,14 +13,16 @@ bool IsTokenChar(char c) {
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-std::optional<uint64_t> ParseUint(std::string_view s) {
+std::optional<uint64_t> ParseUint(std::string_view s) { return ParseDecimal(s); }
+
+}  // namespace
+
+std::optional<uint64_t> ParseDecimal(std::string_view s) {
   uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
   return value;
 }
-
-}  // namespace
 
 Status AppendMetadataHeaders(const UserMetadata& metadata, HeaderList* headers) {
   for (const auto& [name, value] : metadata) {

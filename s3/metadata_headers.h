@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,9 @@ Status AppendMetadataHeaders(const UserMetadata& metadata, HeaderList* headers);
 // Reads Content-Length (or the total of Content-Range), ETag, Last-Modified, Content-Type and
 // x-amz-meta-* from lower-cased response headers. A missing Content-Length is size 0.
 Result<ObjectInfo> ObjectInfoFromHeaders(std::string_view key, const HeaderList& headers);
+
+// A plain non-negative decimal ("0", "1234"); nullopt for anything else (signs, spaces, overflow).
+std::optional<uint64_t> ParseDecimal(std::string_view text);
 
 // "bytes FIRST-LAST/TOTAL" (TOTAL may be "*").
 struct ContentRange {

@@ -68,9 +68,10 @@ namespace spacesfs::s3 {
 // may use it to stop buffering early.
 inline constexpr size_t kMaxXmlBodyBytes = size_t{16} << 20;
 // Most '<' characters (tags, comments, CDATA starts) a body may hold; more is kCorrupt before
-// any tree is built. A 1,000-entry page has about 30,000. tinyxml2 spends about 120 bytes per
-// node, so this caps the parse tree near 60 MB even for hostile input of the maximum size.
-inline constexpr size_t kMaxXmlMarkup = 500'000;
+// any tree is built. A 1,000-entry radosgw listing page has about 30,000. With this cap a
+// hostile body costs at most about 50 MB of tinyxml2 nodes (measured) plus two copies of the
+// body, and well under a second to parse.
+inline constexpr size_t kMaxXmlMarkup = 200'000;
 
 // The <Error> body S3 sends with a failure status (and sometimes with 200 on Complete/Copy).
 struct S3ErrorBody {

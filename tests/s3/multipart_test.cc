@@ -95,6 +95,13 @@ class MultipartTest : public ::testing::Test {
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
 
+  void TearDown() override {
+    if (client_ != nullptr) {
+      Status cleaned = testing::DeleteAllUnder(*client_, prefix_);
+      EXPECT_TRUE(cleaned.ok()) << cleaned.ToString();
+    }
+  }
+
   // Streams the object through SHA-256; returns the hex digest and the byte count.
   std::pair<std::string, uint64_t> GetSha256(const std::string& key, ObjectInfo* info = nullptr) {
     Sha256 sha;

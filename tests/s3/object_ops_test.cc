@@ -27,6 +27,13 @@ class ObjectOpsTest : public ::testing::Test {
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
 
+  void TearDown() override {
+    if (client_ != nullptr) {
+      Status cleaned = testing::DeleteAllUnder(*client_, prefix_);
+      EXPECT_TRUE(cleaned.ok()) << cleaned.ToString();
+    }
+  }
+
   std::string Put(const std::string& key, std::string_view body, UserMetadata metadata = {}) {
     PutObjectRequest request;
     request.key = key;
@@ -349,6 +356,17 @@ TEST_F(ObjectOpsTest, KeysWithDotSegmentsAndSlashesStayVerbatim) {
   EXPECT_EQ(page->objects.size(), 5u);
 }
 
+TEST_F(ObjectOpsTest, SequentialRequestsReuseOneConnection) {
+  const std::string key = prefix_ + "reuse";
+  Put(key, "x");
+  uint64_t before = client_->connections_opened();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(client_->HeadObject(key).ok());
+    ASSERT_TRUE(Get(key).ok());
+  }
+  EXPECT_LE(client_->connections_opened() - before, 1u);
+}
+
 TEST_F(ObjectOpsTest, ConcurrentRequestsShareThePool) {
   const std::string body = Pattern(64 * 1024);
   std::vector<std::thread> threads;
@@ -372,6 +390,57 @@ TEST_F(ObjectOpsTest, ConcurrentRequestsShareThePool) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
+  // 160 requests from 8 threads: at most a connection or two per thread.
+  EXPECT_LE(client_->connections_opened(), 16u);
+}
+
+}  // namespace
+}  // namespace spacesfs::s3
+
+namespace spacesfs::s3 {
+namespace {
+
+// radosgw runs with "rgw dns name = localhost", and libcurl resolves *.localhost to loopback,
+// so bucket.localhost:PORT reaches the bucket by virtual-hosted addressing.
+TEST(AddressingTest, VirtualHostedStyleWorksAgainstLocalhost) {
+  Result<testing::S3TestEnv> env = testing::LoadS3TestEnv();
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  ClientConfig config = testing::TestClientConfig(*env, env->owner, "team-a");
+  size_t port_at = config.endpoint.rfind(':');
+  ASSERT_NE(port_at, std::string::npos);
+  config.endpoint = "http://localhost" + config.endpoint.substr(port_at);
+  config.addressing = Addressing::kVirtualHosted;
+  auto client = CurlObjectClient::Create(config);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_FALSE((*client)->path_style());
+
+  const std::string key = testing::UniqueTestPrefix("vhost") + "a b+c";
+  PutObjectRequest put;
+  put.key = key;
+  put.body = BodySource::FromView("virtual");
+  Result<std::string> etag = (*client)->PutObject(put);
+  ASSERT_TRUE(etag.ok()) << etag.status().ToString();
+  std::string data;
+  Result<ObjectInfo> info = (*client)->GetObject({key, std::nullopt, ""}, [&](std::string_view c) {
+    data.append(c);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(data, "virtual");
+  ListObjectsRequest list;
+  list.prefix = key;
+  Result<ListObjectsPage> page = (*client)->ListObjects(list);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->objects.size(), 1u);
+  EXPECT_EQ(page->objects[0].key, key);
+  EXPECT_TRUE((*client)->DeleteObject(key).ok());
+
+  // Auto addressing picks path-style for localhost and reaches the same bucket.
+  config.addressing = Addressing::kAuto;
+  auto path_client = CurlObjectClient::Create(config);
+  ASSERT_TRUE(path_client.ok());
+  EXPECT_TRUE((*path_client)->path_style());
+  EXPECT_EQ((*path_client)->HeadObject(key).status().code(), ErrorCode::kNotFound);
 }
 
 }  // namespace

@@ -19,6 +19,15 @@ class PermissionsTest : public ::testing::Test {
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
 
+  void TearDown() override {
+    for (const char* bucket : {"team-a", "team-b"}) {
+      auto owner = testing::MakeTestClient(env_, TestUser::kOwner, bucket);
+      ASSERT_TRUE(owner.ok());
+      Status cleaned = testing::DeleteAllUnder(**owner, prefix_);
+      EXPECT_TRUE(cleaned.ok()) << bucket << ": " << cleaned.ToString();
+    }
+  }
+
   std::unique_ptr<CurlObjectClient> Client(TestUser user, const std::string& bucket) {
     auto client = testing::MakeTestClient(env_, user, bucket);
     EXPECT_TRUE(client.ok()) << client.status().ToString();
@@ -124,6 +133,12 @@ TEST_F(PermissionsTest, ReaderReadsTeamAButCannotWrite) {
   Status put = Put(*reader, prefix_ + "reader-wrote", "no");
   EXPECT_EQ(put.code(), ErrorCode::kAccessDenied) << put.ToString();
   EXPECT_EQ(put.s3_code(), "AccessDenied");
+  // A refused large body (sent with Expect: 100-continue) is still a clean 403, not a reset.
+  std::string large(8 << 20, 'r');
+  put = Put(*reader, prefix_ + "reader-wrote-large", large);
+  EXPECT_EQ(put.code(), ErrorCode::kAccessDenied) << put.ToString();
+  Result<std::string> upload = reader->CreateMultipartUpload(prefix_ + "reader-mp", {}, "");
+  EXPECT_EQ(upload.status().code(), ErrorCode::kAccessDenied) << upload.status().ToString();
   Status del = reader->DeleteObject(prefix_ + "shared");
   EXPECT_EQ(del.code(), ErrorCode::kAccessDenied) << del.ToString();
   EXPECT_TRUE(Get(*owner, prefix_ + "shared").ok());

@@ -10,6 +10,15 @@ RGW_PORT=${RGW_PORT:-7480}
 MON_PORT=${MON_PORT:-6789}
 MON_PORT_V2=${MON_PORT_V2:-3300}
 MEMSTORE_BYTES=${MEMSTORE_BYTES:-4294967296}
+for _v in RGW_PORT MON_PORT MON_PORT_V2; do
+  if ! [[ ${!_v} =~ ^[0-9]+$ ]] || [ "${!_v}" -lt 1 ] || [ "${!_v}" -gt 65535 ]; then
+    echo "$(basename "$0"): $_v='${!_v}' is not a TCP port" >&2; exit 1
+  fi
+done
+if ! [[ $MEMSTORE_BYTES =~ ^[0-9]+$ ]]; then
+  echo "$(basename "$0"): MEMSTORE_BYTES='$MEMSTORE_BYTES' is not a number of bytes" >&2; exit 1
+fi
+unset _v
 CONF=$CEPH_DIR/ceph.conf
 RUN_DIR=$CEPH_DIR/run
 LOG_DIR=$CEPH_DIR/log
@@ -53,7 +62,7 @@ rgw_stop_daemon() {
     fi
     [ "${3:-}" = verbose ] && echo "stopped $name (pid $pid)"
   fi
-  rm -f "$RUN_DIR/$name.pid"
+  rm -f "$RUN_DIR/$name.pid" "$RUN_DIR/$name.asok"
 }
 
 rgw_stop_all() {  # [term|kill] [verbose]: rgw, then osd, then mon

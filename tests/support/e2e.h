@@ -177,3 +177,50 @@ class TestMount {
 };
 
 }  // namespace spacesfs::testing
+
+namespace spacesfs::testing {
+
+// A private directory (mode 0755 so other test users can reach mount points below it) removed
+// with everything in it when the object dies.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/spacesfs-e2e-XXXXXX";
+    path_ = mkdtemp(tmpl);
+    chmod(path_.c_str(), 0755);
+  }
+  ~TempDir() { RunShell("rm -rf " + ShellQuote(path_)); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Writes a credential file (mode 0600, owned by `owner_uid`) holding the given INI text.
+inline std::string WriteCredentialFile(const std::string& path, const std::string& text,
+                                       uid_t owner_uid = 0, gid_t owner_gid = 0) {
+  std::ofstream(path) << text;
+  chmod(path.c_str(), 0600);
+  if (chown(path.c_str(), owner_uid, owner_gid) != 0) std::abort();
+  return path;
+}
+
+// One [profile] section for the test tenant `who` ("OWNER", "SCOPED", "READER", "BROAD") with the
+// given grant lines, using the endpoint the test command exported.
+inline std::string ProfileSection(const std::string& profile, const std::string& who,
+                                  const std::vector<std::string>& grants) {
+  std::string text = "[" + profile + "]\n";
+  text += "access_key_id = " + RequireEnv(("SPACESFS_TEST_" + who + "_ACCESS_KEY").c_str()) + "\n";
+  text += "secret_access_key = " + RequireEnv(("SPACESFS_TEST_" + who + "_SECRET_KEY").c_str()) + "\n";
+  text += "endpoint = " + RequireEnv("SPACESFS_TEST_ENDPOINT") + "\n";
+  text += "region = " + RequireEnv("SPACESFS_TEST_REGION") + "\n";
+  for (const std::string& g : grants) text += "grant = " + g + "\n";
+  return text + "\n";
+}
+
+// A prefix unique to this test process, so runs never see each other's objects.
+inline std::string UniquePrefix(const std::string& name) {
+  return name + "-" + std::to_string(getpid()) + "-" + std::to_string(time(nullptr)) + "/";
+}
+
+}  // namespace spacesfs::testing

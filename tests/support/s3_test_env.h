@@ -112,4 +112,37 @@ inline std::string UniqueTestPrefix(std::string_view name) {
          std::to_string(micros) + "-" + std::to_string(random() % 100000) + "/";
 }
 
+// Deletes every object and aborts every multipart upload under prefix; returns the first failure.
+inline Status DeleteAllUnder(s3::ObjectClient& client, const std::string& prefix) {
+  s3::ListMultipartUploadsRequest uploads;
+  uploads.prefix = prefix;
+  for (;;) {
+    Result<s3::ListMultipartUploadsPage> page = client.ListMultipartUploads(uploads);
+    if (!page.ok()) return page.status();
+    for (const s3::MultipartUpload& upload : page->uploads) {
+      Status status = client.AbortMultipartUpload(upload.key, upload.upload_id);
+      if (!status.ok() && status.code() != ErrorCode::kNotFound) return status;
+    }
+    if (!page->is_truncated) break;
+    uploads.key_marker = page->next_key_marker;
+    uploads.upload_id_marker = page->next_upload_id_marker;
+  }
+  s3::ListObjectsRequest list;
+  list.prefix = prefix;
+  for (;;) {
+    Result<s3::ListObjectsPage> page = client.ListObjects(list);
+    if (!page.ok()) return page.status();
+    std::vector<std::string> keys;
+    for (const s3::ObjectInfo& object : page->objects) keys.push_back(object.key);
+    if (!keys.empty()) {
+      Result<std::vector<s3::DeleteError>> errors = client.DeleteObjects(keys);
+      if (!errors.ok()) return errors.status();
+      if (!errors->empty()) return errors->front().status;
+    }
+    if (!page->is_truncated) break;
+    list.continuation_token = page->next_continuation_token;
+  }
+  return Status::Ok();
+}
+
 }  // namespace spacesfs::testing

@@ -1,2 +1,0 @@
-// Keeps spacesfs_auth a real library until the credential store lands.
-namespace spacesfs::auth {}

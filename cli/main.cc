@@ -1,0 +1,72 @@
+// spacesfs: mount a Space with a scoped credential, or use it without mounting.
+//
+//   spacesfs SPACE[:/PREFIX] MOUNTPOINT [-o OPTIONS] [-f] [-d]   mount (also as mount.spacesfs)
+//   spacesfs ls [-p PROFILE] [-c FILE] [-r] SPACE[:/PREFIX]       list objects
+//   spacesfs cp [-p PROFILE] [-c FILE] SRC DST                    copy a file in or out
+//   spacesfs version
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/mount_command.h"
+#include "cli/object_commands.h"
+
+namespace {
+
+bool IsSubcommand(const std::string& word) {
+  return word == "ls" || word == "cp" || word == "version" || word == "--version" ||
+         word == "help" || word == "--help";
+}
+
+int RunSubcommand(int argc, char** argv) {
+  CLI::App app{"spacesfs: S3-compatible Spaces as directories, with a scoped credential per mount"};
+  app.require_subcommand(1);
+  spacesfs::cli::SpaceCommandOptions options;
+  auto add_common = [&](CLI::App* sub) {
+    sub->add_option("-p,--profile", options.profile, "credential profile (default: default)");
+    sub->add_option("-c,--credentials", options.credentials_file,
+                    "credential file (default: /etc/spacesfs/credentials for root, "
+                    "~/.config/spacesfs/credentials otherwise)");
+  };
+  std::string target, source, destination;
+  bool recursive = false;
+  CLI::App* ls = app.add_subcommand("ls", "list the objects of a Space");
+  add_common(ls);
+  ls->add_flag("-r,--recursive", recursive, "list every key below the prefix");
+  ls->add_option("target", target, "SPACE[:/PREFIX]")->required();
+  CLI::App* cp = app.add_subcommand("cp", "copy a local file to SPACE:/KEY or back");
+  add_common(cp);
+  cp->add_option("source", source)->required();
+  cp->add_option("destination", destination)->required();
+  CLI::App* version = app.add_subcommand("version", "print the version");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (ls->parsed()) return spacesfs::cli::RunList(options, target, recursive);
+  if (cp->parsed()) return spacesfs::cli::RunCopy(options, source, destination);
+  if (version->parsed()) {
+    std::printf("spacesfs 0.1.0\n");
+    return 0;
+  }
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && IsSubcommand(argv[1])) {
+    if (std::string(argv[1]) == "--version") {
+      std::printf("spacesfs 0.1.0\n");
+      return 0;
+    }
+    return RunSubcommand(argc, argv);
+  }
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string program = argv[0];
+  bool as_mount_helper = program.substr(program.find_last_of('/') + 1) == "mount.spacesfs";
+  return spacesfs::cli::RunMount(args, as_mount_helper);
+}

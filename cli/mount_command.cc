@@ -1,0 +1,206 @@
+#include "cli/mount_command.h"
+
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/mount_options.h"
+#include "cli/space_client.h"
+#include "common/logging.h"
+#include "common/sd_notify.h"
+#include "fs/filesystem.h"
+#include "fs/fuse/fuse_mount.h"
+
+namespace spacesfs::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: spacesfs SPACE[:/PREFIX] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
+    "       options: profile=NAME, credentials=FILE, uid=, gid=, umask=, file_mode=, dir_mode=,\n"
+    "       allow_other, allow_root, default_permissions, ro, attr_timeout=, entry_timeout=,\n"
+    "       negative_timeout=, memory_budget=, staging_dir=, log_level=, log_file=\n";
+
+int Fail(const std::string& line) {
+  std::fprintf(stderr, "spacesfs: %s\n", line.c_str());
+  return 1;
+}
+
+std::string Absolute(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof cwd) == nullptr) return path;
+  return std::string(cwd) + "/" + path;
+}
+
+// Explains a failed first request in terms of what the user has to fix.
+std::string DescribeFirstRequestFailure(const Status& st, const std::string& space,
+                                        const auth::Profile& profile) {
+  std::string who = "profile '" + profile.name + "'";
+  if (st.s3_code() == "NoSuchBucket") return "Space '" + space + "' does not exist at " + profile.endpoint;
+  if (st.code() == ErrorCode::kAuthFailed) {
+    return "the key of " + who + " was refused by " + profile.endpoint + " (" + st.s3_code() +
+           "): check access_key_id and the secret in " + profile.source_file;
+  }
+  if (st.code() == ErrorCode::kAccessDenied) {
+    return "the key of " + who + " may not list Space '" + space + "' (" + st.s3_code() + ")";
+  }
+  if (st.code() == ErrorCode::kNetwork || st.code() == ErrorCode::kTimeout) {
+    return "cannot reach " + profile.endpoint + ": " + st.message();
+  }
+  return "first request to Space '" + space + "' failed: " + st.ToString();
+}
+
+}  // namespace
+
+int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
+  std::vector<std::string> positional;
+  std::vector<std::string> option_lists;
+  bool foreground = false;
+  bool debug = false;
+  bool fake = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-o") {
+      if (i + 1 >= args.size()) return Fail("-o needs a value");
+      option_lists.push_back(args[++i]);
+    } else if (a.starts_with("-o") && a.size() > 2) {
+      option_lists.push_back(a.substr(2));
+    } else if (a == "-f" && as_mount_helper) {
+      fake = true;  // mount(8)'s -f: do everything but the mount itself
+    } else if (a == "-f") {
+      foreground = true;
+    } else if (a == "-d") {
+      debug = true;
+      foreground = true;
+    } else if (a == "-s" || a == "-n" || a == "-v") {
+      // mount(8) helper flags (sloppy, no mtab, verbose): nothing to do.
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a.starts_with("-")) {
+      return Fail("unknown flag '" + a + "'\n" + kUsage);
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (positional.size() != 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  Result<MountTarget> target = ParseMountTarget(positional[0]);
+  if (!target.ok()) return Fail(target.status().message());
+  Result<MountOptions> options = ParseMountOptions(option_lists);
+  if (!options.ok()) return Fail(options.status().message());
+  options->foreground = options->foreground || foreground;
+  options->debug = options->debug || debug;
+  const std::string mountpoint = Absolute(positional[1]);
+
+  LogOptions log;
+  log.level = options->debug ? "debug" : options->log_level;
+  log.file = Absolute(options->log_file);
+  log.target = DefaultLogTarget(log.file);
+  if (Status st = SetupLogging(log); !st.ok()) return Fail(st.message());
+
+  const std::string credentials_file = Absolute(options->credentials_file);
+  Result<auth::Profile> profile = LoadCallerProfile(credentials_file, options->profile);
+  if (!profile.ok()) return Fail(profile.status().message());
+  if (!ProfileGrantsSpace(*profile, target->space)) {
+    return Fail("profile '" + profile->name + "' has no grant for Space '" + target->space +
+                "': add a line 'grant = " + target->space + ":read' (or another permission) to [" +
+                profile->name + "] in " + profile->source_file);
+  }
+  Result<std::unique_ptr<s3::CurlObjectClient>> client = OpenSpace(*profile, target->space);
+  if (!client.ok()) return Fail(client.status().message());
+
+  // The first request: proves the endpoint answers, the Space exists and the key is accepted.
+  s3::ListObjectsRequest probe;
+  probe.prefix = target->prefix;
+  probe.delimiter = "/";
+  probe.max_keys = 1;
+  if (Result<s3::ListObjectsPage> page = (*client)->ListObjects(probe); !page.ok()) {
+    return Fail(DescribeFirstRequestFailure(page.status(), target->space, *profile));
+  }
+
+  if (fake) return 0;
+
+  fuse::MountConfig mount_config;
+  mount_config.mountpoint = mountpoint;
+  mount_config.fsname = options->fsname.empty() ? "spacesfs:" + positional[0] : options->fsname;
+  mount_config.allow_other = options->allow_other;
+  mount_config.allow_root = options->allow_root;
+  mount_config.default_permissions = options->EffectiveDefaultPermissions();
+  mount_config.read_only = options->read_only;
+  mount_config.debug = options->debug;
+  Result<std::unique_ptr<fuse::FuseMount>> mount = fuse::FuseMount::Mount(mount_config);
+  if (!mount.ok()) return Fail(mount.status().message());
+
+  spdlog::info("mounted Space '{}'{} on {} with profile '{}' (key {}) at {}", target->space,
+               target->prefix.empty() ? "" : " prefix '" + target->prefix + "'", mountpoint,
+               profile->name, RedactKeyId(profile->access_key_id), profile->endpoint);
+
+  // Detach now that every check has passed; no thread may exist before this point.
+  if (fuse_daemonize(options->foreground ? 1 : 0) != 0) return Fail("cannot detach from the terminal");
+
+  fs::Options fs_options;
+  fs_options.prefix = target->prefix;
+  fs_options.read_only = options->read_only;
+  fs_options.uid = options->uid.value_or(getuid());
+  fs_options.gid = options->gid.value_or(getgid());
+  fs_options.umask = options->umask;
+  if (options->file_mode) fs_options.file_mode = *options->file_mode;
+  if (options->dir_mode) fs_options.dir_mode = *options->dir_mode;
+  auto seconds = [](double s) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(s));
+  };
+  fs_options.attr_ttl = seconds(options->attr_timeout);
+  fs_options.entry_ttl = seconds(options->entry_timeout);
+  fs_options.negative_ttl = seconds(options->negative_timeout);
+  if (!options->staging_dir.empty()) {
+    fs_options.staging_dir = Absolute(options->staging_dir);
+  } else if (const char* tmp = std::getenv("TMPDIR"); tmp != nullptr && *tmp != '\0') {
+    fs_options.staging_dir = tmp;
+  } else {
+    fs_options.staging_dir = "/var/tmp";
+  }
+  profile->secret_access_key.Wipe();  // the client holds its own copy
+
+  int status = 0;
+  {
+    fs::Filesystem filesystem(**client, fs_options);
+    // The mount is live and the first request to the Space succeeded.
+    (void)NotifyReady();
+    (void)NotifyStatus("serving Space '" + target->space + "' on " + mountpoint + " (profile '" +
+                       profile->name + "')");
+    s3::CurlObjectClient& s3_client = **client;
+    const std::string profile_name = options->profile;
+    Status served = (*mount)->Serve(filesystem, [&] {
+      (void)NotifyReloading();
+      if (Status st = ReopenLogFile(); !st.ok()) spdlog::error("{}", st.message());
+      Result<auth::Profile> fresh = LoadCallerProfile(credentials_file, profile_name);
+      if (!fresh.ok()) {
+        spdlog::error("reload: keeping the current key: {}", fresh.status().message());
+      } else {
+        s3_client.SetSigningKey(SigningKeyOf(*fresh));
+        spdlog::info("reload: profile '{}' reloaded (key {})", profile_name,
+                     RedactKeyId(fresh->access_key_id));
+      }
+      (void)NotifyReady();
+    });
+    (void)NotifyStopping();
+    if (!served.ok()) {
+      spdlog::error("{}", served.ToString());
+      status = 1;
+    }
+    (*mount)->Close();  // unmount, then Filesystem::Destroy() uploads what is pending
+  }
+  spdlog::info("unmounted {}", mountpoint);
+  return status;
+}
+
+}  // namespace spacesfs::cli

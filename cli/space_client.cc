@@ -1,0 +1,48 @@
+#include "cli/space_client.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+
+namespace spacesfs::cli {
+
+std::string DefaultCredentialFileFor(uid_t uid) {
+  std::string home;
+  if (uid != 0) {
+    if (const passwd* pw = getpwuid(uid); pw != nullptr && pw->pw_dir != nullptr) home = pw->pw_dir;
+  }
+  return auth::DefaultCredentialPath(uid, home);
+}
+
+Result<auth::Profile> LoadCallerProfile(const std::string& file, const std::string& profile) {
+  std::string path = file.empty() ? DefaultCredentialFileFor(getuid()) : file;
+  return auth::LoadProfile(path, profile, getuid());
+}
+
+s3::SigningKey SigningKeyOf(const auth::Profile& profile) {
+  s3::SigningKey key;
+  key.access_key_id = profile.access_key_id;
+  key.secret_access_key = profile.secret_access_key;
+  key.session_token = std::string(profile.session_token.reveal());
+  return key;
+}
+
+Result<std::unique_ptr<s3::CurlObjectClient>> OpenSpace(const auth::Profile& profile,
+                                                        const std::string& space) {
+  s3::ClientConfig config;
+  config.endpoint = profile.endpoint;
+  config.region = profile.region;
+  config.bucket = space;
+  config.key = SigningKeyOf(profile);
+  config.addressing = profile.path_style ? s3::Addressing::kPath : s3::Addressing::kAuto;
+  return s3::CurlObjectClient::Create(std::move(config));
+}
+
+bool ProfileGrantsSpace(const auth::Profile& profile, const std::string& space) {
+  for (const auth::Grant& g : profile.grants) {
+    if (g.space == space) return true;
+  }
+  return false;
+}
+
+}  // namespace spacesfs::cli

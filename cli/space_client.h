@@ -1,0 +1,37 @@
+// From a credential profile to a working client for one Space: which credential file a command
+// reads, loading the profile from it, and building the S3 client with the profile's key.
+//
+// Errors: kConfig / kNotFound from the credential store (one line naming file and line);
+// OpenSpace itself does no request.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "auth/credentials.h"
+#include "common/result.h"
+#include "s3/client_config.h"
+#include "s3/curl_object_client.h"
+
+namespace spacesfs::cli {
+
+// The credential file a command run by `uid` reads when none is named: /etc/spacesfs/credentials
+// for root, ~/.config/spacesfs/credentials (home from the password database) for anyone else.
+std::string DefaultCredentialFileFor(uid_t uid);
+
+// Loads `profile` from `file` ("" = DefaultCredentialFileFor(getuid())), owned by the caller.
+Result<auth::Profile> LoadCallerProfile(const std::string& file, const std::string& profile);
+
+// A client for `space` with the profile's key, region and endpoint.
+Result<std::unique_ptr<s3::CurlObjectClient>> OpenSpace(const auth::Profile& profile,
+                                                        const std::string& space);
+
+// The profile's key in the form the S3 client signs with.
+s3::SigningKey SigningKeyOf(const auth::Profile& profile);
+
+// Whether the profile grants anything on `space` (a mount of an ungranted Space is refused).
+bool ProfileGrantsSpace(const auth::Profile& profile, const std::string& space);
+
+}  // namespace spacesfs::cli
