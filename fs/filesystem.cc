@@ -1,0 +1,1834 @@
+#include "fs/filesystem.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "fs/names.h"
+#include "fs/object_metadata.h"
+#include "fs/staging_file.h"
+
+namespace spacesfs::fs {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+constexpr uint64_t kMaxSinglePartCopy = 5ull << 30;
+constexpr uint64_t kCopyPartSize = 1ull << 30;
+constexpr const char* kDirectoryContentType = "application/x-directory";
+
+int64_t WallNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double Seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+// Turns a client failure into what the filesystem reports (see docs/SEMANTICS.md).
+Status FromClient(const Status& s, std::string_view what, std::string_view key) {
+  std::string context = std::string(what) + " " + std::string(key);
+  switch (s.code()) {
+    case ErrorCode::kNotFound:
+    case ErrorCode::kAccessDenied:
+    case ErrorCode::kAuthFailed:
+    case ErrorCode::kNoSpace:
+      return s.WithContext(context);
+    case ErrorCode::kPreconditionFailed:
+      return Status(ErrorCode::kStale, context + ": object changed: " + s.ToString());
+    default:
+      spdlog::warn("{}: {}", context, s.ToString());
+      return Status(ErrorCode::kIoError, context + ": " + s.ToString());
+  }
+}
+
+bool Writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
+
+// Bytes of one file while it is open: the staging file once it was written (or must be read
+// locally), and the remote version it started from.
+struct OpenFile {
+  // Lock order: OpenFile::mu before Filesystem::Impl::mu_. Held across this file's download and
+  // upload (serialises only operations on this file).
+  std::mutex mu;
+  // Guarded by mu.
+  std::unique_ptr<StagingFile> staging;
+  bool dirty = false;
+  bool unlinked = false;       // deleted (or replaced) through the mount: never uploaded again
+  std::string base_etag;       // the remote version staging is (to be) loaded from
+  uint64_t base_size = 0;
+};
+
+struct Inode {
+  InodeId ino = 0;
+  InodeId parent = 0;          // 0 when detached (unlinked, replaced, gone)
+  std::string name;
+  std::string path;            // relative to the mount root, "" for the root
+  FileType type = FileType::kRegular;
+  Attributes attr;
+  TimePoint attr_expiry{};
+  std::string etag;            // files and symlinks
+  std::string content_type;
+  s3::UserMetadata metadata;   // as last read with HEAD (valid when metadata_known)
+  bool metadata_known = false;
+  bool has_marker = false;     // directories: a "dir/" object exists
+  TimePoint marker_expiry{};   // has_marker is known to hold until then
+  std::string link_target;
+  bool link_known = false;
+  uint64_t lookups = 0;
+  uint64_t opens = 0;
+  std::shared_ptr<OpenFile> file;
+  bool local_dirty = false;    // file has staged bytes not uploaded yet (mirrors OpenFile::dirty)
+  bool meta_pending = false;
+  TimePoint meta_since{};
+};
+
+struct Handle {
+  InodeId ino = 0;
+  int flags = 0;
+  std::shared_ptr<OpenFile> file;
+  std::mutex mu;  // guards the fields below; a leaf lock (nothing is locked while holding it)
+  std::string etag;            // the remote version seen at open
+  uint64_t size = 0;
+  uint64_t buf_start = 0;      // read-ahead buffer: bytes [buf_start, buf_start + buf.size())
+  std::string buf;
+  uint64_t next_offset = 0;
+  uint64_t window = 0;
+};
+
+struct DirItem {
+  std::string name;
+  FileType type = FileType::kRegular;
+  std::optional<s3::ObjectInfo> object;  // files: what LIST said
+};
+
+struct DirState {
+  InodeId ino = 0;
+  std::mutex mu;  // guards items/loaded; held across the listing of this handle only
+  bool loaded = false;
+  std::vector<DirItem> items;
+};
+
+// What is at a path on the server.
+struct Found {
+  FileType type = FileType::kRegular;
+  s3::ObjectInfo info;  // the object (files) or the marker (directories with has_marker)
+  bool has_marker = false;
+  bool metadata_known = false;
+};
+
+}  // namespace
+
+class Filesystem::Impl {
+ public:
+  Impl(s3::ObjectClient& client, Options options);
+  ~Impl();
+
+  Status Destroy();
+  Result<Entry> Lookup(const Caller& caller, InodeId parent, std::string_view name);
+  void Forget(InodeId ino, uint64_t nlookup);
+  double NegativeTimeoutSeconds() const { return Seconds(options_.negative_ttl); }
+  Result<AttrReply> GetAttr(InodeId ino);
+  Result<AttrReply> SetAttr(const Caller& caller, InodeId ino, const SetAttrRequest& request,
+                            std::optional<FileHandle> fh);
+  Result<std::string> ReadLink(InodeId ino);
+  Result<Entry> MakeObject(const Caller& caller, InodeId parent, std::string_view name,
+                           FileType type, uint32_t mode, std::string_view link_target, bool excl);
+  Status Unlink(InodeId parent, std::string_view name);
+  Status RmDir(InodeId parent, std::string_view name);
+  Status Rename(InodeId parent, std::string_view name, InodeId new_parent,
+                std::string_view new_name, unsigned flags);
+  Result<OpenReply> Open(InodeId ino, int flags);
+  Result<CreateReply> Create(const Caller& caller, InodeId parent, std::string_view name,
+                             uint32_t mode, int flags);
+  Result<std::string> Read(FileHandle fh, uint64_t offset, size_t size);
+  Result<size_t> Write(FileHandle fh, uint64_t offset, std::string_view data);
+  Status Flush(FileHandle fh);
+  Status Release(FileHandle fh);
+  Result<DirHandle> OpenDir(InodeId ino);
+  Status ReadDirImpl(DirHandle dh, uint64_t offset, bool plus, const DirFiller& filler,
+                     const DirPlusFiller& plus_filler);
+  Status ReleaseDir(DirHandle dh);
+  Status SyncMetadata(bool only_due);
+  bool read_only() const { return options_.read_only; }
+
+ private:
+  struct Resolved {
+    bool exists = false;
+    InodeId ino = 0;
+    FileType type = FileType::kRegular;
+    std::string path;
+  };
+
+  TimePoint Now() const { return options_.clock ? options_.clock() : Clock::now(); }
+  std::string Key(const std::string& path) const { return options_.prefix + path; }
+  std::string DirPrefix(const std::string& path) const {
+    return path.empty() ? options_.prefix : options_.prefix + path + "/";
+  }
+  Status Check(Access access, const std::string& key) const;
+
+  Result<std::optional<Found>> RemoteLookup(const std::string& path);
+  Result<std::vector<DirItem>> ListDirectory(const std::string& path);
+  Result<Resolved> ResolveChild(InodeId parent, std::string_view name);
+  Result<std::string> ParentPath(InodeId parent);  // kNotDirectory / kNotFound
+
+  // All below REQUIRE mu_.
+  Inode* FindInode(InodeId ino);
+  Inode& AttachChild(InodeId parent, const std::string& name, const Found& found);
+  Inode& AttachListed(InodeId parent, const DirItem& item);
+  void Detach(Inode& inode);
+  void MaybeErase(InodeId ino);
+  Entry MakeEntry(const Inode& inode) const;
+  s3::UserMetadata MetadataFor(const Inode& inode) const;
+  void MoveSubtree(Inode& inode, InodeId new_parent, const std::string& new_name);
+
+  Status EnsureLoaded(OpenFile& file, const std::string& key);  // REQUIRES file.mu
+  Status UploadLocked(InodeId ino, OpenFile& file);              // REQUIRES file.mu
+  Result<std::string> Upload(const std::string& key, const StagingFile& staging,
+                             const s3::UserMetadata& metadata, const std::string& content_type);
+  Result<std::string> CopyKey(const std::string& from, const std::string& to, uint64_t size,
+                              bool replace, const s3::UserMetadata& metadata,
+                              const std::string& content_type);
+  Status FlushMetadata(InodeId ino);
+  Status FlushFilesUnder(const std::string& path);
+  void KeepDirectory(InodeId dir);
+  Result<std::shared_ptr<Handle>> GetHandle(FileHandle fh);
+  Result<std::string> ReadRemote(Handle& handle, const std::string& key, uint64_t offset,
+                                 size_t size);
+  void FlusherLoop();
+
+  // Constant after construction.
+  s3::ObjectClient& client_;
+  const Options options_;
+  const int64_t mount_time_ns_;
+
+  mutable std::mutex mu_;  // lock order: after OpenFile::mu; before nothing
+  // Guarded by mu_.
+  std::unordered_map<InodeId, Inode> inodes_;
+  std::map<std::pair<InodeId, std::string>, InodeId> children_;
+  std::map<std::pair<InodeId, std::string>, TimePoint> negative_;
+  std::unordered_map<FileHandle, std::shared_ptr<Handle>> handles_;
+  std::unordered_map<DirHandle, std::shared_ptr<DirState>> dirs_;
+  InodeId next_ino_ = kRootInode + 1;
+  uint64_t next_handle_ = 1;
+
+  std::mutex flusher_mu_;
+  std::condition_variable flusher_cv_;
+  bool stop_ = false;  // guarded by flusher_mu_
+  std::thread flusher_;
+  std::atomic<bool> destroyed_{false};
+};
+
+Filesystem::Impl::Impl(s3::ObjectClient& client, Options options)
+    : client_(client), options_(std::move(options)), mount_time_ns_(WallNowNs()) {
+  Inode root;
+  root.ino = kRootInode;
+  root.type = FileType::kDirectory;
+  root.attr = DefaultDirectoryAttributes(mount_time_ns_, options_);
+  root.attr.ino = kRootInode;
+  root.lookups = 1;
+  inodes_[kRootInode] = std::move(root);
+  flusher_ = std::thread([this] { FlusherLoop(); });
+}
+
+Filesystem::Impl::~Impl() {
+  if (!destroyed_) (void)Destroy();
+}
+
+Status Filesystem::Impl::Destroy() {
+  if (destroyed_.exchange(true)) return Status::Ok();
+  {
+    std::lock_guard lock(flusher_mu_);
+    stop_ = true;
+  }
+  flusher_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  Status first = SyncMetadata(false);
+  std::vector<std::pair<InodeId, std::shared_ptr<OpenFile>>> files;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [ino, inode] : inodes_) {
+      if (inode.file) files.emplace_back(ino, inode.file);
+    }
+  }
+  for (auto& [ino, file] : files) {
+    std::lock_guard flock(file->mu);
+    Status s = UploadLocked(ino, *file);
+    if (first.ok() && !s.ok()) first = s;
+  }
+  return first;
+}
+
+void Filesystem::Impl::FlusherLoop() {
+  std::unique_lock lock(flusher_mu_);
+  while (!stop_) {
+    flusher_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    if (stop_) break;
+    lock.unlock();
+    (void)SyncMetadata(true);
+    lock.lock();
+  }
+}
+
+Status Filesystem::Impl::Check(Access access, const std::string& key) const {
+  if (!options_.check_access) return Status::Ok();
+  Status s = options_.check_access(access, key);
+  if (s.ok()) return s;
+  return Status(ErrorCode::kPermissionDenied, "scope refuses " + key + ": " + s.message());
+}
+
+Inode* Filesystem::Impl::FindInode(InodeId ino) {
+  auto it = inodes_.find(ino);
+  return it == inodes_.end() ? nullptr : &it->second;
+}
+
+Entry Filesystem::Impl::MakeEntry(const Inode& inode) const {
+  Entry e;
+  e.ino = inode.ino;
+  e.attr = inode.attr;
+  e.attr.ino = inode.ino;
+  e.attr_timeout_s = Seconds(options_.attr_ttl);
+  e.entry_timeout_s = Seconds(options_.entry_ttl);
+  return e;
+}
+
+s3::UserMetadata Filesystem::Impl::MetadataFor(const Inode& inode) const {
+  s3::UserMetadata metadata = inode.metadata_known ? inode.metadata : s3::UserMetadata{};
+  StoreAttributes(inode.attr, &metadata);
+  return metadata;
+}
+
+void Filesystem::Impl::Detach(Inode& inode) {
+  if (inode.parent != 0) {
+    auto it = children_.find({inode.parent, inode.name});
+    if (it != children_.end() && it->second == inode.ino) children_.erase(it);
+    inode.parent = 0;
+  }
+  inode.attr.nlink = 0;
+  MaybeErase(inode.ino);
+}
+
+void Filesystem::Impl::MaybeErase(InodeId ino) {
+  if (ino == kRootInode) return;
+  Inode* inode = FindInode(ino);
+  if (inode == nullptr || inode->lookups > 0 || inode->opens > 0) return;
+  if (inode->parent != 0) {
+    auto it = children_.find({inode->parent, inode->name});
+    if (it != children_.end() && it->second == ino) children_.erase(it);
+  }
+  inodes_.erase(ino);
+}
+
+Inode& Filesystem::Impl::AttachChild(InodeId parent, const std::string& name, const Found& found) {
+  negative_.erase({parent, name});
+  Inode* inode = nullptr;
+  auto it = children_.find({parent, name});
+  if (it != children_.end()) {
+    inode = FindInode(it->second);
+    if (inode != nullptr && inode->type != found.type) {
+      Detach(*inode);
+      inode = nullptr;
+    }
+  }
+  if (inode == nullptr) {
+    Inode fresh;
+    fresh.ino = next_ino_++;
+    fresh.parent = parent;
+    fresh.name = name;
+    Inode* p = FindInode(parent);
+    fresh.path = JoinPath(p ? p->path : std::string(), name);
+    fresh.type = found.type;
+    InodeId ino = fresh.ino;
+    inodes_[ino] = std::move(fresh);
+    children_[{parent, name}] = ino;
+    inode = &inodes_[ino];
+  }
+  bool local_wins = inode->local_dirty || inode->meta_pending;
+  if (!local_wins) {
+    if (found.type == FileType::kDirectory) {
+      if (found.has_marker && found.metadata_known) {
+        inode->attr = AttributesFromObject(found.info, FileType::kDirectory, options_);
+      } else if (!inode->has_marker || !inode->metadata_known) {
+        inode->attr = DefaultDirectoryAttributes(
+            found.has_marker ? found.info.last_modified_ns : mount_time_ns_, options_);
+      }
+      inode->has_marker = found.has_marker;
+      inode->marker_expiry = Now() + options_.attr_ttl;
+    } else {
+      bool same = inode->etag == found.info.etag && !found.metadata_known;
+      if (!same) {
+        inode->attr = AttributesFromObject(found.info, found.type, options_);
+        if (inode->etag != found.info.etag) inode->link_known = false;
+      }
+      inode->etag = found.info.etag;
+    }
+    if (found.metadata_known) {
+      inode->metadata = found.info.metadata;
+      inode->content_type = found.info.content_type;
+      inode->metadata_known = true;
+    }
+    inode->attr.ino = inode->ino;
+  }
+  inode->attr_expiry = Now() + options_.attr_ttl;
+  return *inode;
+}
+
+Inode& Filesystem::Impl::AttachListed(InodeId parent, const DirItem& item) {
+  auto it = children_.find({parent, item.name});
+  if (it != children_.end()) {
+    Inode* inode = FindInode(it->second);
+    if (inode != nullptr && item.type == FileType::kRegular &&
+        inode->type == FileType::kSymlink && item.object && inode->etag == item.object->etag) {
+      // The listing cannot tell a symlink from a file; what HEAD said still holds.
+      inode->attr_expiry = Now() + options_.attr_ttl;
+      return *inode;
+    }
+    if (inode != nullptr && inode->type == FileType::kDirectory &&
+        item.type == FileType::kDirectory) {
+      inode->attr_expiry = Now() + options_.attr_ttl;
+      return *inode;
+    }
+  }
+  Found found;
+  found.type = item.type;
+  if (item.object) found.info = *item.object;
+  return AttachChild(parent, item.name, found);
+}
+
+void Filesystem::Impl::MoveSubtree(Inode& inode, InodeId new_parent,
+                                   const std::string& new_name) {
+  std::string old_path = inode.path;
+  auto it = children_.find({inode.parent, inode.name});
+  if (it != children_.end() && it->second == inode.ino) children_.erase(it);
+  Inode* p = FindInode(new_parent);
+  inode.parent = new_parent;
+  inode.name = new_name;
+  inode.path = JoinPath(p ? p->path : std::string(), new_name);
+  children_[{new_parent, new_name}] = inode.ino;
+  if (inode.type != FileType::kDirectory) return;
+  std::string old_prefix = old_path + "/";
+  for (auto& [ino, other] : inodes_) {
+    if (other.path.compare(0, old_prefix.size(), old_prefix) == 0 && ino != inode.ino) {
+      other.path = inode.path + "/" + other.path.substr(old_prefix.size());
+    }
+  }
+}
+
+Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& path) {
+  if (path.empty()) {
+    Found root;
+    root.type = FileType::kDirectory;
+    return std::optional<Found>(root);
+  }
+  std::string dir_prefix = DirPrefix(path);
+  s3::ListObjectsRequest list;
+  list.prefix = dir_prefix;
+  list.delimiter = "/";
+  list.max_keys = 1;
+  Result<s3::ListObjectsPage> page = client_.ListObjects(list);
+  if (!page.ok()) return FromClient(page.status(), "LIST", dir_prefix);
+  if (!page->objects.empty() || !page->common_prefixes.empty()) {
+    Found dir;
+    dir.type = FileType::kDirectory;
+    if (!page->objects.empty() && page->objects[0].key == dir_prefix) {
+      Result<s3::ObjectInfo> marker = client_.HeadObject(dir_prefix);
+      if (marker.ok()) {
+        dir.has_marker = true;
+        dir.metadata_known = true;
+        dir.info = *marker;
+      } else if (marker.status().code() != ErrorCode::kNotFound) {
+        return FromClient(marker.status(), "HEAD", dir_prefix);
+      }
+    }
+    return std::optional<Found>(dir);
+  }
+  std::string key = Key(path);
+  Result<s3::ObjectInfo> head = client_.HeadObject(key);
+  if (!head.ok()) {
+    if (head.status().code() == ErrorCode::kNotFound) return std::optional<Found>();
+    return FromClient(head.status(), "HEAD", key);
+  }
+  Found file;
+  file.type = TypeFromMetadata(head->metadata) == FileType::kSymlink ? FileType::kSymlink
+                                                                      : FileType::kRegular;
+  file.info = std::move(*head);
+  file.metadata_known = true;
+  return std::optional<Found>(file);
+}
+
+Result<std::vector<DirItem>> Filesystem::Impl::ListDirectory(const std::string& path) {
+  std::string prefix = DirPrefix(path);
+  std::map<std::string, DirItem> items;
+  std::vector<std::string> dirs;
+  s3::ListObjectsRequest list;
+  list.prefix = prefix;
+  list.delimiter = "/";
+  list.max_keys = 1000;
+  for (;;) {
+    Result<s3::ListObjectsPage> page = client_.ListObjects(list);
+    if (!page.ok()) return FromClient(page.status(), "LIST", prefix);
+    for (s3::ObjectInfo& object : page->objects) {
+      if (object.key == prefix) continue;  // the directory's own marker
+      std::string name = object.key.substr(prefix.size());
+      if (!IsValidComponent(name)) {
+        WarnHiddenKeyOnce(object.key, "a path component is empty, '.', '..', or too long");
+        continue;
+      }
+      DirItem item;
+      item.name = name;
+      item.type = FileType::kRegular;
+      item.object = std::move(object);
+      items[name] = std::move(item);
+    }
+    for (const std::string& common : page->common_prefixes) {
+      std::string name = common.substr(prefix.size(), common.size() - prefix.size() - 1);
+      if (!IsValidComponent(name)) {
+        WarnHiddenKeyOnce(common, "a path component is empty, '.', '..', or too long");
+        continue;
+      }
+      dirs.push_back(name);
+    }
+    if (!page->is_truncated) break;
+    list.continuation_token = page->next_continuation_token;
+  }
+  for (const std::string& name : dirs) {  // a directory hides a file of the same name
+    DirItem item;
+    item.name = name;
+    item.type = FileType::kDirectory;
+    items[name] = std::move(item);
+  }
+  std::vector<DirItem> out;
+  out.reserve(items.size());
+  for (auto& [name, item] : items) out.push_back(std::move(item));
+  return out;
+}
+
+Result<std::string> Filesystem::Impl::ParentPath(InodeId parent) {
+  std::lock_guard lock(mu_);
+  Inode* p = FindInode(parent);
+  if (p == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+  if (p->type != FileType::kDirectory) return Status(ErrorCode::kNotDirectory, p->path);
+  if (p->parent == 0 && parent != kRootInode) {
+    return Status(ErrorCode::kNotFound, "directory was removed");
+  }
+  return p->path;
+}
+
+Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent,
+                                                                 std::string_view name_view) {
+  std::string name(name_view);
+  Result<std::string> parent_path = ParentPath(parent);
+  if (!parent_path.ok()) return parent_path.status();
+  Resolved r;
+  r.path = JoinPath(*parent_path, name);
+  {
+    std::lock_guard lock(mu_);
+    auto it = children_.find({parent, name});
+    if (it != children_.end()) {
+      Inode* inode = FindInode(it->second);
+      if (inode != nullptr && (inode->attr_expiry > Now() || inode->local_dirty)) {
+        r.exists = true;
+        r.ino = inode->ino;
+        r.type = inode->type;
+        return r;
+      }
+    }
+    auto neg = negative_.find({parent, name});
+    if (neg != negative_.end()) {
+      if (neg->second > Now()) return r;
+      negative_.erase(neg);
+    }
+  }
+  if (!IsValidComponent(name)) return r;
+  SPACESFS_RETURN_IF_ERROR(Check(Access::kRead, Key(r.path)));
+  Result<std::optional<Found>> found = RemoteLookup(r.path);
+  if (!found.ok()) return found.status();
+  std::lock_guard lock(mu_);
+  if (!found->has_value()) {
+    auto it = children_.find({parent, name});
+    if (it != children_.end()) {
+      Inode* inode = FindInode(it->second);
+      if (inode != nullptr) Detach(*inode);
+    }
+    if (options_.negative_ttl.count() > 0) negative_[{parent, name}] = Now() + options_.negative_ttl;
+    return r;
+  }
+  Inode& inode = AttachChild(parent, name, **found);
+  r.exists = true;
+  r.ino = inode.ino;
+  r.type = inode.type;
+  return r;
+}
+
+Result<Entry> Filesystem::Impl::Lookup(const Caller& /*caller*/, InodeId parent,
+                                       std::string_view name) {
+  if (name.size() > kMaxNameBytes) return Status(ErrorCode::kNameTooLong, "name too long");
+  Result<Resolved> r = ResolveChild(parent, name);
+  if (!r.ok()) return r.status();
+  if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));
+  std::lock_guard lock(mu_);
+  Inode* inode = FindInode(r->ino);
+  if (inode == nullptr) return Status(ErrorCode::kNotFound, std::string(name));
+  inode->lookups++;
+  return MakeEntry(*inode);
+}
+
+void Filesystem::Impl::Forget(InodeId ino, uint64_t nlookup) {
+  std::lock_guard lock(mu_);
+  Inode* inode = FindInode(ino);
+  if (inode == nullptr || ino == kRootInode) return;
+  inode->lookups -= std::min(inode->lookups, nlookup);
+  if (inode->lookups == 0 && !inode->meta_pending) MaybeErase(ino);
+}
+
+Result<AttrReply> Filesystem::Impl::GetAttr(InodeId ino) {
+  std::string path;
+  FileType type;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    bool fresh = inode->attr_expiry > Now() || ino == kRootInode || inode->parent == 0 ||
+                 inode->local_dirty || inode->meta_pending;
+    if (fresh) return AttrReply{inode->attr, Seconds(options_.attr_ttl)};
+    path = inode->path;
+    type = inode->type;
+  }
+  SPACESFS_RETURN_IF_ERROR(Check(Access::kRead, Key(path)));
+  Result<std::optional<Found>> found = RemoteLookup(path);
+  if (!found.ok()) return found.status();
+  std::lock_guard lock(mu_);
+  Inode* inode = FindInode(ino);
+  if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+  if (!found->has_value() || (*found)->type != type) {
+    Detach(*inode);
+    return Status(ErrorCode::kNotFound, path + " no longer exists");
+  }
+  auto child = children_.find({inode->parent, inode->name});
+  if (inode->parent == 0 || child == children_.end() || child->second != ino) {
+    return AttrReply{inode->attr, Seconds(options_.attr_ttl)};
+  }
+  Inode& updated = AttachChild(inode->parent, inode->name, **found);
+  return AttrReply{updated.attr, Seconds(options_.attr_ttl)};
+}
+
+Result<std::string> Filesystem::Impl::ReadLink(InodeId ino) {
+  std::string key;
+  std::string etag;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    if (inode->type != FileType::kSymlink) {
+      return Status(ErrorCode::kInvalidArgument, "not a symbolic link");
+    }
+    if (inode->link_known) return inode->link_target;
+    key = Key(inode->path);
+    etag = inode->etag;
+  }
+  SPACESFS_RETURN_IF_ERROR(Check(Access::kRead, key));
+  std::string target;
+  s3::GetObjectRequest get;
+  get.key = key;
+  Result<s3::ObjectInfo> info = client_.GetObject(get, [&](std::string_view chunk) {
+    target.append(chunk);
+    return Status::Ok();
+  });
+  if (!info.ok()) return FromClient(info.status(), "GET", key);
+  std::lock_guard lock(mu_);
+  Inode* inode = FindInode(ino);
+  if (inode != nullptr && info->etag == inode->etag) {
+    inode->link_target = target;
+    inode->link_known = true;
+  }
+  return target;
+}
+
+Result<Entry> Filesystem::Impl::MakeObject(const Caller& caller, InodeId parent,
+                                           std::string_view name_view, FileType type,
+                                           uint32_t mode, std::string_view link_target,
+                                           bool excl) {
+  if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
+  std::string name(name_view);
+  Result<std::string> parent_path = ParentPath(parent);
+  if (!parent_path.ok()) return parent_path.status();
+  std::string path = JoinPath(*parent_path, name);
+  std::string key = type == FileType::kDirectory ? DirPrefix(path) : Key(path);
+  SPACESFS_RETURN_IF_ERROR(CheckNewName(name, key));
+  SPACESFS_RETURN_IF_ERROR(Check(Access::kWrite, key));
+  Result<Resolved> existing = ResolveChild(parent, name);
+  if (!existing.ok()) return existing.status();
+  if (existing->exists) return Status(ErrorCode::kExists, path);
+
+  int64_t now = WallNowNs();
+  Attributes attr;
+  attr.type = type;
+  attr.mode = ModeBitsFor(type) | (type == FileType::kSymlink ? 0777 : (mode & 07777));
+  attr.uid = caller.uid;
+  attr.gid = caller.gid;
+  attr.atime_ns = attr.mtime_ns = attr.ctime_ns = now;
+  s3::UserMetadata metadata;
+  StoreAttributes(attr, &metadata);
+  s3::PutObjectRequest put;
+  put.key = key;
+  put.body = s3::BodySource::FromView(link_target);
+  put.metadata = metadata;
+  put.content_type = type == FileType::kDirectory ? kDirectoryContentType : "";
+  put.if_none_match = excl;
+  Result<std::string> etag = client_.PutObject(put);
+  if (!etag.ok()) {
+    if (etag.status().code() == ErrorCode::kPreconditionFailed) {
+      return Status(ErrorCode::kExists, path);
+    }
+    return FromClient(etag.status(), "PUT", key);
+  }
+  Found found;
+  found.type = type;
+  found.has_marker = type == FileType::kDirectory;
+  found.metadata_known = true;
+  found.info.key = key;
+  found.info.size = link_target.size();
+  found.info.etag = *etag;
+  found.info.last_modified_ns = now;
+  found.info.metadata = metadata;
+  std::lock_guard lock(mu_);
+  Inode& inode = AttachChild(parent, name, found);
+  inode.attr = attr;
+  inode.attr.size = type == FileType::kDirectory ? 4096 : link_target.size();
+  inode.attr.blocks = (inode.attr.size + 511) / 512;
+  if (type == FileType::kDirectory) inode.attr.nlink = 2;
+  inode.attr.ino = inode.ino;
+  if (type == FileType::kSymlink) {
+    inode.link_target = std::string(link_target);
+    inode.link_known = true;
+  }
+  inode.lookups++;
+  return MakeEntry(inode);
+}
+
+Status Filesystem::Impl::Unlink(InodeId parent, std::string_view name) {
+  if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
+  Result<Resolved> r = ResolveChild(parent, name);
+  if (!r.ok()) return r.status();
+  if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));
+  if (r->type == FileType::kDirectory) return Status(ErrorCode::kIsDirectory, r->path);
+  std::string key = Key(r->path);
+  SPACESFS_RETURN_IF_ERROR(Check(Access::kDelete, key));
+  std::shared_ptr<OpenFile> file;
+  {
+    std::lock_guard lock(mu_);
+    if (Inode* inode = FindInode(r->ino)) file = inode->file;
+  }
+  std::unique_lock<std::mutex> flock;
+  if (file) {
+    // Open handles keep their bytes: bring them local before the object goes.
+    flock = std::unique_lock(file->mu);
+    Status loaded = EnsureLoaded(*file, key);
+    // An object that already changed on the server cannot be kept for the open handles: they
+    // get kStale, as they would without the unlink.
+    if (!loaded.ok() && loaded.code() != ErrorCode::kStale) return loaded;
+    file->unlinked = true;
+  }
+  Status s = client_.DeleteObject(key);
+  if (!s.ok()) {
+    if (file) file->unlinked = false;
+    return FromClient(s, "DELETE", key);
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (Inode* inode = FindInode(r->ino)) {
+      inode->meta_pending = false;
+      Detach(*inode);
+    }
+    if (options_.negative_ttl.count() > 0) {
+      negative_[{parent, std::string(name)}] = Now() + options_.negative_ttl;
+    }
+  }
+  KeepDirectory(parent);
+  return Status::Ok();
+}
+
+Status Filesystem::Impl::RmDir(InodeId parent, std::string_view name) {
+  if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
+  Result<Resolved> r = ResolveChild(parent, name);
+  if (!r.ok()) return r.status();
+  if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));
+  if (r->type != FileType::kDirectory) return Status(ErrorCode::kNotDirectory, r->path);
+  std::string prefix = DirPrefix(r->path);
+  SPACESFS_RETURN_IF_ERROR(Check(Access::kDelete, prefix));
+  s3::ListObjectsRequest list;
+  list.prefix = prefix;
+  list.max_keys = 2;
+  Result<s3::ListObjectsPage> page = client_.ListObjects(list);
+  if (!page.ok()) return FromClient(page.status(), "LIST", prefix);
+  for (const s3::ObjectInfo& object : page->objects) {
+    if (object.key != prefix) return Status(ErrorCode::kNotEmpty, r->path);
+  }
+  Status s = client_.DeleteObject(prefix);
+  if (!s.ok()) return FromClient(s, "DELETE", prefix);
+  {
+    std::lock_guard lock(mu_);
+    if (Inode* inode = FindInode(r->ino)) {
+      inode->meta_pending = false;
+      Detach(*inode);
+    }
+    if (options_.negative_ttl.count() > 0) {
+      negative_[{parent, std::string(name)}] = Now() + options_.negative_ttl;
+    }
+  }
+  KeepDirectory(parent);
+  return Status::Ok();
+}
+
+Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std::string& to,
+                                              uint64_t size, bool replace,
+                                              const s3::UserMetadata& metadata,
+                                              const std::string& content_type) {
+  if (size <= kMaxSinglePartCopy) {
+    s3::CopyObjectRequest copy;
+    copy.source_key = from;
+    copy.destination_key = to;
+    copy.directive = replace ? s3::MetadataDirective::kReplace : s3::MetadataDirective::kCopy;
+    copy.metadata = metadata;
+    copy.content_type = content_type;
+    Result<std::string> etag = client_.CopyObject(copy);
+    if (!etag.ok()) return FromClient(etag.status(), "COPY", from);
+    return etag;
+  }
+  s3::UserMetadata meta = metadata;
+  std::string type = content_type;
+  if (!replace) {
+    Result<s3::ObjectInfo> head = client_.HeadObject(from);
+    if (!head.ok()) return FromClient(head.status(), "HEAD", from);
+    meta = head->metadata;
+    type = head->content_type;
+  }
+  Result<std::string> id = client_.CreateMultipartUpload(to, meta, type);
+  if (!id.ok()) return FromClient(id.status(), "CREATE-MULTIPART", to);
+  std::vector<s3::CompletedPart> parts;
+  for (uint64_t off = 0; off < size; off += kCopyPartSize) {
+    s3::UploadPartCopyRequest part;
+    part.source_key = from;
+    part.destination_key = to;
+    part.upload_id = *id;
+    part.part_number = static_cast<int>(parts.size() + 1);
+    part.source_range = s3::ByteRange{off, std::min(size, off + kCopyPartSize) - 1};
+    Result<std::string> etag = client_.UploadPartCopy(part);
+    if (!etag.ok()) {
+      (void)client_.AbortMultipartUpload(to, *id);
+      return FromClient(etag.status(), "UPLOAD-PART-COPY", to);
+    }
+    parts.push_back({part.part_number, *etag});
+  }
+  Result<std::string> etag = client_.CompleteMultipartUpload(to, *id, parts);
+  if (!etag.ok()) {
+    (void)client_.AbortMultipartUpload(to, *id);
+    return FromClient(etag.status(), "COMPLETE-MULTIPART", to);
+  }
+  return etag;
+}
+
+// A directory without a marker exists only through the keys below it. When the mount removes
+// the last of them, the directory must stay: write its marker.
+void Filesystem::Impl::KeepDirectory(InodeId dir) {
+  std::string path;
+  s3::UserMetadata metadata;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(dir);
+    bool marker_known = inode != nullptr && inode->has_marker && inode->marker_expiry > Now();
+    if (inode == nullptr || dir == kRootInode || inode->type != FileType::kDirectory ||
+        marker_known || inode->parent == 0) {
+      return;
+    }
+    path = inode->path;
+    metadata = MetadataFor(*inode);
+  }
+  std::string prefix = DirPrefix(path);
+  s3::ListObjectsRequest list;
+  list.prefix = prefix;
+  list.max_keys = 1;
+  Result<s3::ListObjectsPage> page = client_.ListObjects(list);
+  if (!page.ok()) {
+    spdlog::warn("{}", FromClient(page.status(), "LIST", prefix).ToString());
+    return;
+  }
+  if (!page->objects.empty() && page->objects[0].key != prefix) return;  // not empty, no marker
+  if (page->objects.empty()) {
+    s3::PutObjectRequest put;
+    put.key = prefix;
+    put.body = s3::BodySource::FromView("");
+    put.metadata = metadata;
+    put.content_type = kDirectoryContentType;
+    Result<std::string> etag = client_.PutObject(put);
+    if (!etag.ok()) {
+      spdlog::warn("{}", FromClient(etag.status(), "PUT", prefix).ToString());
+      return;
+    }
+  }
+  std::lock_guard lock(mu_);
+  if (Inode* inode = FindInode(dir)) {
+    inode->has_marker = true;
+    inode->marker_expiry = Now() + options_.attr_ttl;
+  }
+}
+
+Status Filesystem::Impl::FlushFilesUnder(const std::string& path) {
+  std::vector<std::pair<InodeId, std::shared_ptr<OpenFile>>> files;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [ino, inode] : inodes_) {
+      if (!inode.file) continue;
+      if (inode.path == path || inode.path.compare(0, path.size() + 1, path + "/") == 0) {
+        files.emplace_back(ino, inode.file);
+      }
+    }
+  }
+  for (auto& [ino, file] : files) {
+    std::lock_guard flock(file->mu);
+    SPACESFS_RETURN_IF_ERROR(UploadLocked(ino, *file));
+  }
+  return Status::Ok();
+}
+
+Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, InodeId new_parent,
+                                std::string_view new_name_view, unsigned flags) {
+  if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
+  if (flags & kRenameExchange) return Status(ErrorCode::kNotSupported, "RENAME_EXCHANGE");
+  std::string name(name_view), new_name(new_name_view);
+  Result<std::string> new_parent_path = ParentPath(new_parent);
+  if (!new_parent_path.ok()) return new_parent_path.status();
+  Result<Resolved> src = ResolveChild(parent, name);
+  if (!src.ok()) return src.status();
+  if (!src->exists) return Status(ErrorCode::kNotFound, name);
+  std::string dst_path = JoinPath(*new_parent_path, new_name);
+  bool is_dir = src->type == FileType::kDirectory;
+  SPACESFS_RETURN_IF_ERROR(CheckNewName(new_name, is_dir ? DirPrefix(dst_path) : Key(dst_path)));
+  if (dst_path == src->path) return Status::Ok();
+  if (is_dir && dst_path.compare(0, src->path.size() + 1, src->path + "/") == 0) {
+    return Status(ErrorCode::kInvalidArgument, "cannot move a directory into itself");
+  }
+  Result<Resolved> dst = ResolveChild(new_parent, new_name);
+  if (!dst.ok()) return dst.status();
+  if (dst->exists) {
+    if (flags & kRenameNoReplace) return Status(ErrorCode::kExists, dst_path);
+    bool dst_dir = dst->type == FileType::kDirectory;
+    if (is_dir && !dst_dir) return Status(ErrorCode::kNotDirectory, dst_path);
+    if (!is_dir && dst_dir) return Status(ErrorCode::kIsDirectory, dst_path);
+    if (dst_dir) {
+      s3::ListObjectsRequest list;
+      list.prefix = DirPrefix(dst_path);
+      list.max_keys = 2;
+      Result<s3::ListObjectsPage> page = client_.ListObjects(list);
+      if (!page.ok()) return FromClient(page.status(), "LIST", list.prefix);
+      for (const s3::ObjectInfo& object : page->objects) {
+        if (object.key != list.prefix) return Status(ErrorCode::kNotEmpty, dst_path);
+      }
+    }
+  }
+  SPACESFS_RETURN_IF_ERROR(Check(Access::kDelete, is_dir ? DirPrefix(src->path) : Key(src->path)));
+  SPACESFS_RETURN_IF_ERROR(Check(Access::kWrite, is_dir ? DirPrefix(dst_path) : Key(dst_path)));
+  SPACESFS_RETURN_IF_ERROR(FlushFilesUnder(src->path));
+
+  if (!is_dir) {
+    std::string from = Key(src->path), to = Key(dst_path);
+    uint64_t size = 0;
+    bool replace = false;
+    s3::UserMetadata metadata;
+    std::string content_type;
+    {
+      std::lock_guard lock(mu_);
+      Inode* inode = FindInode(src->ino);
+      if (inode == nullptr) return Status(ErrorCode::kNotFound, name);
+      size = inode->attr.size;
+      inode->attr.ctime_ns = WallNowNs();
+      replace = inode->meta_pending;
+      metadata = MetadataFor(*inode);
+      content_type = inode->content_type;
+    }
+    // Open handles of a file being replaced keep their bytes, as with unlink.
+    std::shared_ptr<OpenFile> replaced;
+    if (dst->exists) {
+      std::lock_guard lock(mu_);
+      if (Inode* old = FindInode(dst->ino); old != nullptr && old->ino != src->ino) {
+        replaced = old->file;
+      }
+    }
+    std::unique_lock<std::mutex> replaced_lock;
+    if (replaced) {
+      replaced_lock = std::unique_lock(replaced->mu);
+      Status loaded = EnsureLoaded(*replaced, to);
+      if (!loaded.ok() && loaded.code() != ErrorCode::kStale) return loaded;
+    }
+    Result<std::string> etag = CopyKey(from, to, size, replace, metadata, content_type);
+    if (!etag.ok()) return etag.status();
+    Status del = client_.DeleteObject(from);
+    if (!del.ok()) return FromClient(del, "DELETE", from);
+    std::unique_lock lock(mu_);
+    if (dst->exists) {
+      if (Inode* old = FindInode(dst->ino); old != nullptr && old->ino != src->ino) {
+        if (old->file) old->file->unlinked = true;  // its bytes were replaced
+        Detach(*old);
+      }
+    }
+    if (Inode* inode = FindInode(src->ino)) {
+      MoveSubtree(*inode, new_parent, new_name);
+      if (replace) inode->meta_pending = false;
+      inode->etag = *etag;
+      inode->attr_expiry = Now() + options_.attr_ttl;
+    }
+    negative_.erase({new_parent, new_name});
+    if (options_.negative_ttl.count() > 0) negative_[{parent, name}] = Now() + options_.negative_ttl;
+    lock.unlock();
+    if (parent != new_parent) KeepDirectory(parent);
+    return Status::Ok();
+  }
+
+  // A directory: copy every key below it, then delete the originals.
+  std::string from_prefix = DirPrefix(src->path), to_prefix = DirPrefix(dst_path);
+  std::vector<std::string> keys;
+  s3::ListObjectsRequest list;
+  list.prefix = from_prefix;
+  list.max_keys = 1000;
+  for (;;) {
+    Result<s3::ListObjectsPage> page = client_.ListObjects(list);
+    if (!page.ok()) return FromClient(page.status(), "LIST", from_prefix);
+    for (const s3::ObjectInfo& object : page->objects) {
+      Result<std::string> etag =
+          CopyKey(object.key, to_prefix + object.key.substr(from_prefix.size()), object.size,
+                  false, {}, "");
+      if (!etag.ok()) return etag.status();
+      keys.push_back(object.key);
+    }
+    if (!page->is_truncated) break;
+    list.continuation_token = page->next_continuation_token;
+  }
+  if (keys.empty()) {  // a directory only this mount knew of: keep it at its new name
+    s3::PutObjectRequest put;
+    put.key = to_prefix;
+    put.body = s3::BodySource::FromView("");
+    put.content_type = kDirectoryContentType;
+    {
+      std::lock_guard lock(mu_);
+      if (Inode* inode = FindInode(src->ino)) put.metadata = MetadataFor(*inode);
+    }
+    Result<std::string> etag = client_.PutObject(put);
+    if (!etag.ok()) return FromClient(etag.status(), "PUT", to_prefix);
+  }
+  for (size_t i = 0; i < keys.size(); i += 1000) {
+    std::vector<std::string> batch(keys.begin() + i,
+                                   keys.begin() + std::min(keys.size(), i + 1000));
+    Result<std::vector<s3::DeleteError>> failed = client_.DeleteObjects(batch);
+    if (!failed.ok()) return FromClient(failed.status(), "DELETE-OBJECTS", from_prefix);
+    if (!failed->empty()) {
+      return FromClient(failed->front().status, "DELETE-OBJECTS", failed->front().key);
+    }
+  }
+  std::unique_lock lock(mu_);
+  if (dst->exists) {
+    if (Inode* old = FindInode(dst->ino); old != nullptr && old->ino != src->ino) Detach(*old);
+  }
+  if (Inode* inode = FindInode(src->ino)) {
+    MoveSubtree(*inode, new_parent, new_name);
+    inode->has_marker = inode->has_marker || keys.empty();
+  }
+  negative_.erase({new_parent, new_name});
+  if (options_.negative_ttl.count() > 0) negative_[{parent, name}] = Now() + options_.negative_ttl;
+  lock.unlock();
+  if (parent != new_parent) KeepDirectory(parent);
+  return Status::Ok();
+}
+
+Status Filesystem::Impl::EnsureLoaded(OpenFile& file, const std::string& key) {
+  if (file.staging) return Status::Ok();
+  Result<std::unique_ptr<StagingFile>> staging = StagingFile::Create(options_.staging_dir);
+  if (!staging.ok()) return staging.status();
+  if (file.base_size > 0) {
+    s3::GetObjectRequest get;
+    get.key = key;
+    get.if_match = file.base_etag;
+    uint64_t offset = 0;
+    StagingFile& out = **staging;
+    Result<s3::ObjectInfo> info = client_.GetObject(get, [&](std::string_view chunk) {
+      Status s = out.Write(offset, chunk);
+      offset += chunk.size();
+      return s;
+    });
+    if (!info.ok()) {
+      if (info.status().code() == ErrorCode::kNotFound) {
+        return Status(ErrorCode::kStale, key + " was deleted while open");
+      }
+      return FromClient(info.status(), "GET", key);
+    }
+    if (offset != file.base_size) return Status(ErrorCode::kIoError, key + ": short download");
+  }
+  file.staging = std::move(*staging);
+  return Status::Ok();
+}
+
+Result<std::string> Filesystem::Impl::Upload(const std::string& key, const StagingFile& staging,
+                                             const s3::UserMetadata& metadata,
+                                             const std::string& content_type) {
+  uint64_t size = staging.size();
+  if (size < options_.multipart_threshold) {
+    s3::PutObjectRequest put;
+    put.key = key;
+    put.body = staging.Body(0, size);
+    put.metadata = metadata;
+    put.content_type = content_type;
+    Result<std::string> etag = client_.PutObject(put);
+    if (!etag.ok()) return FromClient(etag.status(), "PUT", key);
+    return etag;
+  }
+  uint64_t part_size = std::max<uint64_t>(options_.part_size, 5ull << 20);
+  while ((size + part_size - 1) / part_size > 10000) part_size *= 2;
+  Result<std::string> id = client_.CreateMultipartUpload(key, metadata, content_type);
+  if (!id.ok()) return FromClient(id.status(), "CREATE-MULTIPART", key);
+  std::vector<s3::CompletedPart> parts;
+  for (uint64_t off = 0; off < size; off += part_size) {
+    int number = static_cast<int>(parts.size() + 1);
+    Result<std::string> etag =
+        client_.UploadPart(key, *id, number, staging.Body(off, std::min(part_size, size - off)));
+    if (!etag.ok()) {
+      (void)client_.AbortMultipartUpload(key, *id);
+      return FromClient(etag.status(), "UPLOAD-PART", key);
+    }
+    parts.push_back({number, *etag});
+  }
+  Result<std::string> etag = client_.CompleteMultipartUpload(key, *id, parts);
+  if (!etag.ok()) {
+    (void)client_.AbortMultipartUpload(key, *id);
+    return FromClient(etag.status(), "COMPLETE-MULTIPART", key);
+  }
+  return etag;
+}
+
+Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file) {
+  if (!file.dirty || file.unlinked || !file.staging) return Status::Ok();
+  std::string key;
+  s3::UserMetadata metadata;
+  std::string content_type;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (inode == nullptr) return Status::Ok();
+    key = Key(inode->path);
+    metadata = MetadataFor(*inode);
+    content_type = inode->content_type;
+  }
+  SPACESFS_RETURN_IF_ERROR(Check(Access::kWrite, key));
+  Result<std::string> etag = Upload(key, *file.staging, metadata, content_type);
+  if (!etag.ok()) return etag.status();
+  file.dirty = false;
+  file.base_etag = *etag;
+  file.base_size = file.staging->size();
+  std::lock_guard lock(mu_);
+  if (Inode* inode = FindInode(ino)) {
+    inode->etag = *etag;
+    inode->local_dirty = false;
+    inode->meta_pending = false;
+    inode->metadata = metadata;
+    inode->metadata_known = true;
+    inode->attr_expiry = Now() + options_.attr_ttl;
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<Handle>> Filesystem::Impl::GetHandle(FileHandle fh) {
+  std::lock_guard lock(mu_);
+  auto it = handles_.find(fh);
+  if (it == handles_.end()) return Status(ErrorCode::kNotFound, "unknown file handle");
+  return it->second;
+}
+
+Result<OpenReply> Filesystem::Impl::Open(InodeId ino, int flags) {
+  bool write = Writable(flags);
+  if (write && options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
+  std::string path;
+  bool fresh = false;
+  std::shared_ptr<OpenFile> file;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    if (inode->type == FileType::kDirectory) return Status(ErrorCode::kIsDirectory, inode->path);
+    path = inode->path;
+    fresh = inode->attr_expiry > Now() || inode->parent == 0;
+    if (!inode->file) inode->file = std::make_shared<OpenFile>();
+    file = inode->file;
+    inode->opens++;  // keeps the inode (and its OpenFile) while we work unlocked
+  }
+  auto undo = [&] {
+    std::lock_guard lock(mu_);
+    if (Inode* inode = FindInode(ino)) {
+      if (--inode->opens == 0) inode->file.reset();
+      MaybeErase(ino);
+    }
+  };
+  std::string key = Key(path);
+  Status access = Check(write ? Access::kWrite : Access::kRead, key);
+  if (!access.ok()) {
+    undo();
+    return access;
+  }
+  auto handle = std::make_shared<Handle>();
+  handle->ino = ino;
+  handle->flags = flags;
+  handle->file = file;
+  {
+    std::lock_guard flock(file->mu);
+    if (!file->staging || (!file->dirty && !file->unlinked)) {
+      // Close-to-open: the version this open sees. Clean staged bytes of an older version
+      // are dropped (handles still reading them then get kStale from the server).
+      std::string etag;
+      uint64_t size = 0;
+      if (fresh) {
+        std::lock_guard lock(mu_);
+        Inode* inode = FindInode(ino);
+        etag = inode->etag;
+        size = inode->attr.size;
+      } else {
+        Result<s3::ObjectInfo> head = client_.HeadObject(key);
+        if (!head.ok()) {
+          undo();
+          if (head.status().code() == ErrorCode::kNotFound) {
+            std::lock_guard lock(mu_);
+            if (Inode* inode = FindInode(ino)) Detach(*inode);
+          }
+          return FromClient(head.status(), "HEAD", key);
+        }
+        etag = head->etag;
+        size = head->size;
+        std::lock_guard lock(mu_);
+        Inode* inode = FindInode(ino);
+        if (inode->etag != etag || !inode->metadata_known) {
+          inode->attr = AttributesFromObject(*head, inode->type, options_);
+          inode->attr.ino = ino;
+          inode->link_known = false;
+        }
+        inode->etag = etag;
+        inode->metadata = head->metadata;
+        inode->content_type = head->content_type;
+        inode->metadata_known = true;
+        inode->attr_expiry = Now() + options_.attr_ttl;
+      }
+      if (file->staging && etag != file->base_etag) file->staging.reset();
+      file->base_etag = etag;
+      file->base_size = size;
+    }
+    handle->etag = file->base_etag;
+    handle->size = file->base_size;
+    if (write && (flags & O_TRUNC)) {
+      if (!file->staging) {
+        Result<std::unique_ptr<StagingFile>> staging = StagingFile::Create(options_.staging_dir);
+        if (!staging.ok()) {
+          undo();
+          return staging.status();
+        }
+        file->staging = std::move(*staging);
+      }
+      Status s = file->staging->Truncate(0);
+      if (!s.ok()) {
+        undo();
+        return s;
+      }
+      file->dirty = true;
+      std::lock_guard lock(mu_);
+      Inode* inode = FindInode(ino);
+      inode->attr.size = 0;
+      inode->local_dirty = true;
+      inode->attr.blocks = 0;
+      inode->attr.mtime_ns = inode->attr.ctime_ns = WallNowNs();
+    }
+  }
+  std::lock_guard lock(mu_);
+  FileHandle fh = next_handle_++;
+  handles_[fh] = handle;
+  OpenReply reply;
+  reply.fh = fh;
+  return reply;
+}
+
+Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId parent,
+                                             std::string_view name, uint32_t mode, int flags) {
+  if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
+  bool excl = (flags & O_EXCL) != 0;
+  Result<Resolved> existing = ResolveChild(parent, name);
+  if (!existing.ok()) return existing.status();
+  CreateReply reply;
+  if (existing->exists) {
+    if (excl) return Status(ErrorCode::kExists, existing->path);
+    if (existing->type == FileType::kDirectory) {
+      return Status(ErrorCode::kIsDirectory, existing->path);
+    }
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(existing->ino);
+    if (inode == nullptr) return Status(ErrorCode::kNotFound, existing->path);
+    inode->lookups++;
+    reply.entry = MakeEntry(*inode);
+  } else {
+    Result<Entry> entry =
+        MakeObject(caller, parent, name, FileType::kRegular, mode, "", excl);
+    if (!entry.ok()) return entry.status();
+    reply.entry = *entry;
+  }
+  Result<OpenReply> open = Open(reply.entry.ino, flags);
+  if (!open.ok()) {
+    Forget(reply.entry.ino, 1);
+    return open.status();
+  }
+  reply.open = *open;
+  std::lock_guard lock(mu_);
+  if (Inode* inode = FindInode(reply.entry.ino)) reply.entry = MakeEntry(*inode);
+  return reply;
+}
+
+Result<std::string> Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key,
+                                                 uint64_t offset, size_t size) {
+  std::lock_guard hlock(handle.mu);
+  if (offset >= handle.size || size == 0) return std::string();
+  uint64_t end = std::min<uint64_t>(handle.size, offset + size);
+  if (offset >= handle.buf_start && end <= handle.buf_start + handle.buf.size()) {
+    handle.next_offset = end;
+    return handle.buf.substr(offset - handle.buf_start, end - offset);
+  }
+  uint64_t min_window = std::max<uint64_t>(options_.min_read_ahead, 1);
+  uint64_t max_window = std::max(options_.max_read_ahead, min_window);
+  if (offset == handle.next_offset && handle.window > 0) {
+    handle.window = std::min(handle.window * 2, max_window);
+  } else {
+    handle.window = min_window;
+  }
+  uint64_t fetch_end = std::min<uint64_t>(handle.size, std::max(end, offset + handle.window));
+  s3::GetObjectRequest get;
+  get.key = key;
+  get.range = s3::ByteRange{offset, fetch_end - 1};
+  get.if_match = handle.etag;
+  std::string data;
+  data.reserve(fetch_end - offset);
+  Result<s3::ObjectInfo> info = client_.GetObject(get, [&](std::string_view chunk) {
+    data.append(chunk);
+    return Status::Ok();
+  });
+  if (!info.ok()) {
+    handle.buf.clear();
+    if (info.status().code() == ErrorCode::kNotFound) {
+      return Status(ErrorCode::kStale, key + " was deleted while open");
+    }
+    return FromClient(info.status(), "GET", key);
+  }
+  if (data.size() != fetch_end - offset) return Status(ErrorCode::kIoError, key + ": short read");
+  handle.buf_start = offset;
+  handle.buf = std::move(data);
+  handle.next_offset = end;
+  return handle.buf.substr(0, end - offset);
+}
+
+Result<std::string> Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size) {
+  Result<std::shared_ptr<Handle>> handle = GetHandle(fh);
+  if (!handle.ok()) return handle.status();
+  Handle& h = **handle;
+  std::string key;
+  {
+    std::lock_guard flock(h.file->mu);
+    if (h.file->staging) return h.file->staging->Read(offset, size);
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(h.ino);
+    if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    key = Key(inode->path);
+  }
+  SPACESFS_RETURN_IF_ERROR(Check(Access::kRead, key));
+  return ReadRemote(h, key, offset, size);
+}
+
+Result<size_t> Filesystem::Impl::Write(FileHandle fh, uint64_t offset, std::string_view data) {
+  if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
+  Result<std::shared_ptr<Handle>> handle = GetHandle(fh);
+  if (!handle.ok()) return handle.status();
+  Handle& h = **handle;
+  if (!Writable(h.flags)) return Status(ErrorCode::kInvalidArgument, "handle not open for writing");
+  OpenFile& file = *h.file;
+  std::lock_guard flock(file.mu);
+  std::string key;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(h.ino);
+    if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    key = Key(inode->path);
+  }
+  SPACESFS_RETURN_IF_ERROR(EnsureLoaded(file, key));
+  if (h.flags & O_APPEND) offset = file.staging->size();
+  if (offset + data.size() > (5ull << 40)) return Status(ErrorCode::kNoSpace, "over 5 TiB");
+  SPACESFS_RETURN_IF_ERROR(file.staging->Write(offset, data));
+  file.dirty = true;
+  std::lock_guard lock(mu_);
+  if (Inode* inode = FindInode(h.ino)) {
+    inode->attr.size = file.staging->size();
+    inode->local_dirty = true;
+    inode->attr.blocks = (inode->attr.size + 511) / 512;
+    inode->attr.mtime_ns = inode->attr.ctime_ns = WallNowNs();
+  }
+  return data.size();
+}
+
+Status Filesystem::Impl::Flush(FileHandle fh) {
+  Result<std::shared_ptr<Handle>> handle = GetHandle(fh);
+  if (!handle.ok()) return handle.status();
+  std::lock_guard flock((*handle)->file->mu);
+  return UploadLocked((*handle)->ino, *(*handle)->file);
+}
+
+Status Filesystem::Impl::Release(FileHandle fh) {
+  std::shared_ptr<Handle> handle;
+  {
+    std::lock_guard lock(mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) return Status(ErrorCode::kNotFound, "unknown file handle");
+    handle = it->second;
+    handles_.erase(it);
+  }
+  Status s;
+  {
+    std::lock_guard flock(handle->file->mu);
+    s = UploadLocked(handle->ino, *handle->file);
+  }
+  std::lock_guard lock(mu_);
+  if (Inode* inode = FindInode(handle->ino)) {
+    if (--inode->opens == 0) {
+      inode->file.reset();
+      inode->local_dirty = false;
+      if (!inode->meta_pending) MaybeErase(handle->ino);
+    }
+  }
+  return s;
+}
+
+Result<AttrReply> Filesystem::Impl::SetAttr(const Caller& /*caller*/, InodeId ino,
+                                            const SetAttrRequest& request,
+                                            std::optional<FileHandle> fh) {
+  if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
+  std::shared_ptr<OpenFile> file;
+  std::string key;
+  FileType type;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    type = inode->type;
+    key = type == FileType::kDirectory ? DirPrefix(inode->path) : Key(inode->path);
+    file = inode->file;
+  }
+  SPACESFS_RETURN_IF_ERROR(Check(Access::kWrite, key));
+  if (request.size) {
+    if (type == FileType::kDirectory) return Status(ErrorCode::kIsDirectory, key);
+    if (type == FileType::kSymlink) return Status(ErrorCode::kInvalidArgument, key);
+    if (fh) {
+      Result<std::shared_ptr<Handle>> h = GetHandle(*fh);
+      if (!h.ok()) return h.status();
+      file = (*h)->file;
+    }
+    bool temporary = !file;
+    if (temporary) {
+      // truncate(2) of a file not open here: stage, truncate, upload now.
+      file = std::make_shared<OpenFile>();
+      Result<AttrReply> current = GetAttr(ino);
+      if (!current.ok()) return current.status();
+      std::lock_guard lock(mu_);
+      Inode* inode = FindInode(ino);
+      if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+      file->base_etag = inode->etag;
+      file->base_size = inode->attr.size;
+    }
+    std::lock_guard flock(file->mu);
+    if (*request.size == 0 && !file->staging) {
+      Result<std::unique_ptr<StagingFile>> staging = StagingFile::Create(options_.staging_dir);
+      if (!staging.ok()) return staging.status();
+      file->staging = std::move(*staging);
+    }
+    SPACESFS_RETURN_IF_ERROR(EnsureLoaded(*file, key));
+    SPACESFS_RETURN_IF_ERROR(file->staging->Truncate(*request.size));
+    file->dirty = true;
+    {
+      std::lock_guard lock(mu_);
+      if (Inode* inode = FindInode(ino)) {
+        inode->attr.size = *request.size;
+        inode->local_dirty = !temporary;
+        inode->attr.blocks = (*request.size + 511) / 512;
+        inode->attr.mtime_ns = inode->attr.ctime_ns = WallNowNs();
+      }
+    }
+    if (temporary) SPACESFS_RETURN_IF_ERROR(UploadLocked(ino, *file));
+  }
+  std::lock_guard lock(mu_);
+  Inode* inode = FindInode(ino);
+  if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+  bool meta = request.mode || request.uid || request.gid || request.atime_ns || request.mtime_ns;
+  if (request.mode) inode->attr.mode = ModeBitsFor(inode->type) | (*request.mode & 07777);
+  if (request.uid) inode->attr.uid = *request.uid;
+  if (request.gid) inode->attr.gid = *request.gid;
+  if (request.atime_ns) inode->attr.atime_ns = *request.atime_ns;
+  if (request.mtime_ns) inode->attr.mtime_ns = *request.mtime_ns;
+  if (meta) {
+    inode->attr.ctime_ns = WallNowNs();
+    if (!inode->meta_pending) {
+      inode->meta_pending = true;
+      inode->meta_since = Clock::now();
+    }
+  }
+  return AttrReply{inode->attr, Seconds(options_.attr_ttl)};
+}
+
+Status Filesystem::Impl::FlushMetadata(InodeId ino) {
+  std::string path;
+  FileType type;
+  bool has_marker = false;
+  bool metadata_known = false;
+  std::shared_ptr<OpenFile> file;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (inode == nullptr || !inode->meta_pending) return Status::Ok();
+    if (inode->parent == 0 && ino != kRootInode) {
+      inode->meta_pending = false;
+      MaybeErase(ino);
+      return Status::Ok();
+    }
+    path = inode->path;
+    type = inode->type;
+    has_marker = inode->has_marker;
+    metadata_known = inode->metadata_known;
+    file = inode->file;
+  }
+  std::unique_lock<std::mutex> flock;
+  if (file) {
+    flock = std::unique_lock(file->mu);
+    if (file->dirty) return UploadLocked(ino, *file);  // the upload carries the metadata
+  }
+  if (type == FileType::kDirectory && path.empty() && options_.prefix.empty()) {
+    std::lock_guard lock(mu_);
+    if (Inode* inode = FindInode(ino)) inode->meta_pending = false;
+    return Status::Ok();  // the bucket root has no object to hold it
+  }
+  std::string key = type == FileType::kDirectory ? DirPrefix(path) : Key(path);
+  if (!metadata_known && (type != FileType::kDirectory || has_marker)) {
+    Result<s3::ObjectInfo> head = client_.HeadObject(key);
+    if (!head.ok() && head.status().code() != ErrorCode::kNotFound) {
+      return FromClient(head.status(), "HEAD", key);
+    }
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (inode == nullptr) return Status::Ok();
+    if (head.ok()) {
+      inode->metadata = head->metadata;
+      inode->content_type = head->content_type;
+      inode->metadata_known = true;
+    } else if (type != FileType::kDirectory) {
+      inode->meta_pending = false;
+      return Status::Ok();  // gone
+    } else {
+      has_marker = false;
+    }
+  }
+  s3::UserMetadata metadata;
+  std::string content_type;
+  std::string old_etag;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (inode == nullptr) return Status::Ok();
+    metadata = MetadataFor(*inode);
+    content_type = inode->content_type;
+    old_etag = inode->etag;
+    inode->meta_pending = false;
+  }
+  Result<std::string> etag = Status(ErrorCode::kInternal, "unset");
+  if (type == FileType::kDirectory && !has_marker) {
+    s3::PutObjectRequest put;
+    put.key = key;
+    put.body = s3::BodySource::FromView("");
+    put.metadata = metadata;
+    put.content_type = kDirectoryContentType;
+    etag = client_.PutObject(put);
+    if (!etag.ok()) etag = FromClient(etag.status(), "PUT", key);
+  } else {
+    s3::CopyObjectRequest copy;
+    copy.source_key = key;
+    copy.destination_key = key;
+    copy.directive = s3::MetadataDirective::kReplace;
+    copy.metadata = metadata;
+    copy.content_type = content_type.empty() && type == FileType::kDirectory
+                            ? kDirectoryContentType
+                            : content_type;
+    etag = client_.CopyObject(copy);
+    if (!etag.ok()) {
+      if (etag.status().code() == ErrorCode::kNotFound) return Status::Ok();
+      etag = FromClient(etag.status(), "COPY", key);
+    }
+  }
+  std::vector<std::shared_ptr<Handle>> to_update;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (!etag.ok()) {
+      if (inode != nullptr && !inode->meta_pending) {
+        inode->meta_pending = true;
+        inode->meta_since = Clock::now();
+      }
+      return etag.status();
+    }
+    if (inode == nullptr) return Status::Ok();
+    inode->metadata = metadata;
+    inode->metadata_known = true;
+    if (type == FileType::kDirectory) {
+      inode->has_marker = true;
+    } else {
+      inode->etag = *etag;
+    }
+    if (inode->lookups == 0 && inode->opens == 0) MaybeErase(ino);
+    for (auto& [fh, h] : handles_) {
+      if (h->ino == ino) to_update.push_back(h);
+    }
+  }
+  if (file && !file->staging && file->base_etag == old_etag) file->base_etag = *etag;
+  for (auto& h : to_update) {  // same bytes, new ETag: open handles stay valid
+    std::lock_guard hlock(h->mu);
+    if (h->etag == old_etag) h->etag = *etag;
+  }
+  return Status::Ok();
+}
+
+Status Filesystem::Impl::SyncMetadata(bool only_due) {
+  std::vector<InodeId> due;
+  {
+    std::lock_guard lock(mu_);
+    TimePoint now = Clock::now();
+    for (auto& [ino, inode] : inodes_) {
+      if (!inode.meta_pending) continue;
+      if (only_due && inode.meta_since + options_.metadata_flush_delay > now) continue;
+      due.push_back(ino);
+    }
+  }
+  Status first;
+  for (InodeId ino : due) {
+    Status s = FlushMetadata(ino);
+    if (!s.ok()) {
+      spdlog::warn("writing attributes failed: {}", s.ToString());
+      if (first.ok()) first = s;
+    }
+  }
+  return first;
+}
+
+Result<DirHandle> Filesystem::Impl::OpenDir(InodeId ino) {
+  std::lock_guard lock(mu_);
+  Inode* inode = FindInode(ino);
+  if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+  if (inode->type != FileType::kDirectory) return Status(ErrorCode::kNotDirectory, inode->path);
+  auto state = std::make_shared<DirState>();
+  state->ino = ino;
+  DirHandle dh = next_handle_++;
+  dirs_[dh] = state;
+  return dh;
+}
+
+Status Filesystem::Impl::ReleaseDir(DirHandle dh) {
+  std::lock_guard lock(mu_);
+  if (dirs_.erase(dh) == 0) return Status(ErrorCode::kNotFound, "unknown directory handle");
+  return Status::Ok();
+}
+
+Status Filesystem::Impl::ReadDirImpl(DirHandle dh, uint64_t offset, bool plus,
+                                     const DirFiller& filler, const DirPlusFiller& plus_filler) {
+  std::shared_ptr<DirState> state;
+  std::string path;
+  InodeId parent_ino = kRootInode;
+  {
+    std::lock_guard lock(mu_);
+    auto it = dirs_.find(dh);
+    if (it == dirs_.end()) return Status(ErrorCode::kNotFound, "unknown directory handle");
+    state = it->second;
+    Inode* inode = FindInode(state->ino);
+    if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    path = inode->path;
+    if (inode->parent != 0) parent_ino = inode->parent;
+  }
+  std::lock_guard dlock(state->mu);
+  if (offset == 0 || !state->loaded) {
+    SPACESFS_RETURN_IF_ERROR(Check(Access::kList, DirPrefix(path)));
+    Result<std::vector<DirItem>> items = ListDirectory(path);
+    if (!items.ok()) return items.status();
+    state->items = std::move(*items);
+    state->loaded = true;
+  }
+  for (uint64_t i = offset; i < state->items.size() + 2; ++i) {
+    DirEntry entry;
+    entry.offset = i + 1;
+    Entry attributes;
+    if (i < 2) {
+      entry.name = i == 0 ? "." : "..";
+      entry.type = FileType::kDirectory;
+      entry.ino = i == 0 ? state->ino : parent_ino;
+      std::lock_guard lock(mu_);
+      if (Inode* inode = FindInode(entry.ino)) {
+        attributes = MakeEntry(*inode);
+      } else {
+        attributes.ino = entry.ino;
+        attributes.attr = DefaultDirectoryAttributes(mount_time_ns_, options_);
+        attributes.attr.ino = entry.ino;
+      }
+      bool accepted = plus ? plus_filler(entry, attributes) : filler(entry);
+      if (!accepted) break;
+      continue;
+    }
+    const DirItem& item = state->items[i - 2];
+    {
+      std::lock_guard lock(mu_);
+      if (FindInode(state->ino) == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+      Inode& child = AttachListed(state->ino, item);
+      entry.name = item.name;
+      entry.ino = child.ino;
+      entry.type = child.type;
+      attributes = MakeEntry(child);
+      if (plus) child.lookups++;  // held for the filler; undone if it refuses
+    }
+    bool accepted = plus ? plus_filler(entry, attributes) : filler(entry);
+    if (!accepted) {
+      if (plus) Forget(entry.ino, 1);
+      break;
+    }
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filesystem: argument checks common to all methods, then Impl.
+
+Filesystem::Filesystem(s3::ObjectClient& client, Options options)
+    : impl_(std::make_unique<Impl>(client, std::move(options))) {}
+Filesystem::~Filesystem() = default;
+
+Status Filesystem::Destroy() { return impl_->Destroy(); }
+
+Result<Entry> Filesystem::Lookup(const Caller& caller, InodeId parent, std::string_view name) {
+  return impl_->Lookup(caller, parent, name);
+}
+void Filesystem::Forget(InodeId ino, uint64_t nlookup) { impl_->Forget(ino, nlookup); }
+void Filesystem::ForgetMulti(std::span<const std::pair<InodeId, uint64_t>> items) {
+  for (const auto& [ino, n] : items) impl_->Forget(ino, n);
+}
+double Filesystem::NegativeTimeoutSeconds() const { return impl_->NegativeTimeoutSeconds(); }
+
+Result<AttrReply> Filesystem::GetAttr(const Caller& /*caller*/, InodeId ino,
+                                      std::optional<FileHandle> /*fh*/) {
+  return impl_->GetAttr(ino);
+}
+Result<AttrReply> Filesystem::SetAttr(const Caller& caller, InodeId ino,
+                                      const SetAttrRequest& request,
+                                      std::optional<FileHandle> fh) {
+  return impl_->SetAttr(caller, ino, request, fh);
+}
+Result<std::string> Filesystem::ReadLink(const Caller& /*caller*/, InodeId ino) {
+  return impl_->ReadLink(ino);
+}
+
+Result<Entry> Filesystem::MkDir(const Caller& caller, InodeId parent, std::string_view name,
+                                uint32_t mode) {
+  return impl_->MakeObject(caller, parent, name, FileType::kDirectory, mode, "", false);
+}
+Result<Entry> Filesystem::MkNod(const Caller& caller, InodeId parent, std::string_view name,
+                                uint32_t mode) {
+  if ((mode & S_IFMT) != S_IFREG && (mode & S_IFMT) != 0) {
+    return Status(ErrorCode::kNotSupported, "only regular files can be created with mknod");
+  }
+  return impl_->MakeObject(caller, parent, name, FileType::kRegular, mode, "", true);
+}
+Result<Entry> Filesystem::Symlink(const Caller& caller, std::string_view target, InodeId parent,
+                                  std::string_view name) {
+  if (target.empty() || target.size() > 4095) {
+    return Status(ErrorCode::kInvalidArgument, "bad symlink target length");
+  }
+  return impl_->MakeObject(caller, parent, name, FileType::kSymlink, 0777, target, true);
+}
+Result<Entry> Filesystem::Link(const Caller& /*caller*/, InodeId /*ino*/, InodeId /*new_parent*/,
+                               std::string_view /*new_name*/) {
+  return Status(ErrorCode::kNotPermitted, "hard links are not supported");
+}
+Status Filesystem::Unlink(const Caller& /*caller*/, InodeId parent, std::string_view name) {
+  return impl_->Unlink(parent, name);
+}
+Status Filesystem::RmDir(const Caller& /*caller*/, InodeId parent, std::string_view name) {
+  return impl_->RmDir(parent, name);
+}
+Status Filesystem::Rename(const Caller& /*caller*/, InodeId parent, std::string_view name,
+                          InodeId new_parent, std::string_view new_name, unsigned flags) {
+  return impl_->Rename(parent, name, new_parent, new_name, flags);
+}
+
+Result<OpenReply> Filesystem::Open(const Caller& /*caller*/, InodeId ino, int flags) {
+  return impl_->Open(ino, flags);
+}
+Result<CreateReply> Filesystem::Create(const Caller& caller, InodeId parent,
+                                       std::string_view name, uint32_t mode, int flags) {
+  return impl_->Create(caller, parent, name, mode, flags);
+}
+Result<std::string> Filesystem::Read(FileHandle fh, uint64_t offset, size_t size) {
+  return impl_->Read(fh, offset, size);
+}
+Result<size_t> Filesystem::Write(FileHandle fh, uint64_t offset, std::string_view data) {
+  return impl_->Write(fh, offset, data);
+}
+Status Filesystem::Flush(FileHandle fh) { return impl_->Flush(fh); }
+Status Filesystem::Fsync(FileHandle fh, bool /*datasync*/) { return impl_->Flush(fh); }
+Status Filesystem::Release(FileHandle fh) { return impl_->Release(fh); }
+
+Result<DirHandle> Filesystem::OpenDir(const Caller& /*caller*/, InodeId ino) {
+  return impl_->OpenDir(ino);
+}
+Status Filesystem::ReadDir(DirHandle dh, uint64_t offset, const DirFiller& filler) {
+  return impl_->ReadDirImpl(dh, offset, false, filler, nullptr);
+}
+Status Filesystem::ReadDirPlus(DirHandle dh, uint64_t offset, const DirPlusFiller& filler) {
+  return impl_->ReadDirImpl(dh, offset, true, nullptr, filler);
+}
+Status Filesystem::ReleaseDir(DirHandle dh) { return impl_->ReleaseDir(dh); }
+Status Filesystem::FsyncDir(DirHandle /*dh*/, bool /*datasync*/) { return Status::Ok(); }
+
+Result<StatFsReply> Filesystem::StatFs(InodeId /*ino*/) {
+  // A bucket has no fixed size: report a large, mostly free filesystem.
+  StatFsReply reply;
+  reply.blocks = 1ull << 40;
+  reply.blocks_free = reply.blocks;
+  reply.blocks_available = reply.blocks;
+  reply.files = 1ull << 32;
+  reply.files_free = reply.files;
+  return reply;
+}
+
+Status Filesystem::SetXattr(const Caller& /*caller*/, InodeId /*ino*/, std::string_view /*name*/,
+                            std::string_view /*value*/, int /*flags*/) {
+  return Status(ErrorCode::kNotSupported, "extended attributes are not supported");
+}
+Result<std::string> Filesystem::GetXattr(const Caller& /*caller*/, InodeId /*ino*/,
+                                         std::string_view /*name*/) {
+  return Status(ErrorCode::kNotSupported, "extended attributes are not supported");
+}
+Result<std::vector<std::string>> Filesystem::ListXattr(const Caller& /*caller*/,
+                                                       InodeId /*ino*/) {
+  return Status(ErrorCode::kNotSupported, "extended attributes are not supported");
+}
+Status Filesystem::RemoveXattr(const Caller& /*caller*/, InodeId /*ino*/,
+                               std::string_view /*name*/) {
+  return Status(ErrorCode::kNotSupported, "extended attributes are not supported");
+}
+
+Status Filesystem::SyncMetadata() { return impl_->SyncMetadata(false); }
+
+}  // namespace spacesfs::fs

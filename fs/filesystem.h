@@ -1,0 +1,306 @@
+// Filesystem: a POSIX-like filesystem over one bucket (optionally under a key prefix), without FUSE.
+//
+// One method per FUSE low-level operation, taking plain types and returning Status/Result. The
+// FUSE adapter (fs/fuse/) calls these from libfuse's multi-threaded loop and maps ErrorCode to an
+// errno in one switch; no errno exists in this layer. docs/SEMANTICS.md lists, per operation, what
+// is supported and which ErrorCode (and intended errno) each failure gives.
+//
+// Mapping: the key of a path is options.prefix + the path relative to the mount root, components
+// joined by '/'. A directory exists if some key starts with "<dir key>/" (a common prefix) or a
+// marker object "<dir key>/" exists; mkdir writes the marker. A regular file is an object; a
+// symlink is an object whose body is the target and whose x-amz-meta-mode has S_IFLNK (s3fs
+// format). When a directory and a file have the same name, the directory wins and the file is
+// hidden. Keys that cannot be a path (NUL, "." or "..", an empty component as in "a//b", a
+// component over 255 bytes) are hidden (one warning per key in the log).
+//
+// Inodes: InodeId 1 (kRootInode) is the mount root; it is never forgotten. Every Entry returned by
+// Lookup, MkDir, Create, MkNod, Symlink (and every entry ReadDirPlus's filler accepts, except "."
+// and "..") adds one to the inode's lookup count; Forget(ino, n) subtracts n. An inode lives while
+// its lookup count is above zero or a file handle refers to it; ids are never reused during the
+// life of a Filesystem, so generation is always 0. An inode is bound to a path, not to an object:
+// if the object behind a path changes type (file <-> directory) the path gets a new inode.
+//
+// File handles: Open/Create return a FileHandle (opaque, never 0); every Read/Write/Flush/Fsync on
+// it is valid until Release. Directory handles: OpenDir returns a DirHandle valid until
+// ReleaseDir. Offsets given to ReadDir/ReadDirPlus are those returned with earlier entries of the
+// same handle (0 = from the start).
+//
+// Consistency: close-to-open. Open re-validates the object (HEAD, unless attributes fetched within
+// attr_ttl are cached) and a changed ETag invalidates cached data; reads of an object fetch byte
+// ranges with If-Match on the ETag seen at open and fail with kStale if the object changed. Writes
+// go to a local staging file and are uploaded on Flush, Fsync and Release: when one of these
+// returns OK the data is on the server. Attribute, entry and negative caches expire after the TTLs
+// in Options; changes made behind the mount's back are seen after they expire.
+//
+// Permissions: the Filesystem does not check POSIX permission bits (mount with default_permissions
+// so the kernel does). Caller is used for the owner of new files and directories, and is passed to
+// Options::check_access (scope checks); a refused check is kPermissionDenied. A read-only mount
+// gives kReadOnly for every modification.
+//
+// Errors common to all methods: kNotFound for an unknown inode or handle, or a missing name;
+// kAccessDenied / kAuthFailed when the server refused (403); kIoError for network, timeout, server
+// or integrity failures (the log line has the detail); kStale when the object changed under an
+// open handle.
+//
+// Threading: every method may be called concurrently from any number of threads. No lock is held
+// across a network call except a file's own data lock during its upload, which only serialises
+// operations on that same file. Filler callbacks are called with no lock held but must not call
+// back into the Filesystem.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "common/status.h"
+#include "s3/object_client.h"
+
+namespace spacesfs::fs {
+
+using InodeId = uint64_t;
+using FileHandle = uint64_t;
+using DirHandle = uint64_t;
+
+inline constexpr InodeId kRootInode = 1;
+inline constexpr size_t kMaxNameBytes = 255;   // one path component
+inline constexpr size_t kMaxKeyBytes = 1024;   // a whole key, prefix included
+
+enum class FileType { kRegular, kDirectory, kSymlink };
+
+// Who is calling (from fuse_req_ctx). groups are the supplementary groups (may be empty).
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int32_t pid = 0;
+  std::vector<uint32_t> groups;
+};
+
+// What stat(2) shows. mode has the type bits (S_IFREG/S_IFDIR/S_IFLNK) and the permission bits.
+struct Attributes {
+  InodeId ino = 0;
+  FileType type = FileType::kRegular;
+  uint32_t mode = 0;
+  uint32_t nlink = 1;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  uint64_t blocks = 0;      // 512-byte blocks
+  uint32_t blksize = 4096;
+  int64_t atime_ns = 0;     // Unix time in nanoseconds
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+};
+
+// A reply to getattr/setattr: the attributes and how long the kernel may cache them.
+struct AttrReply {
+  Attributes attr;
+  double attr_timeout_s = 0;
+};
+
+// A reply to lookup/mkdir/create/mknod/symlink (fuse_entry_param).
+struct Entry {
+  InodeId ino = 0;
+  uint64_t generation = 0;
+  Attributes attr;
+  double attr_timeout_s = 0;
+  double entry_timeout_s = 0;
+};
+
+// One directory entry as readdir lists it. offset is the value to pass to continue after it.
+struct DirEntry {
+  std::string name;
+  InodeId ino = 0;        // informational for ReadDir (0 if not yet known); the entry's inode for ReadDirPlus
+  FileType type = FileType::kRegular;
+  uint64_t offset = 0;
+};
+
+// Returns false if the entry did not fit (it is then not counted and will be listed again at its
+// offset by the next call). For ReadDirPlus an accepted entry (other than "." and "..") adds one
+// to the lookup count of entry.ino.
+using DirFiller = std::function<bool(const DirEntry& entry)>;
+using DirPlusFiller = std::function<bool(const DirEntry& entry, const Entry& attributes)>;
+
+struct OpenReply {
+  FileHandle fh = 0;
+  bool keep_cache = false;   // the kernel page cache for this inode is still valid
+  bool direct_io = false;
+};
+
+struct CreateReply {
+  Entry entry;
+  OpenReply open;
+};
+
+// setattr: the fields present are changed. The adapter resolves UTIME_NOW to the current time.
+struct SetAttrRequest {
+  std::optional<uint32_t> mode;       // permission bits (07777); type bits are ignored
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<uint64_t> size;       // truncate / extend with zeros
+  std::optional<int64_t> atime_ns;
+  std::optional<int64_t> mtime_ns;
+};
+
+struct StatFsReply {
+  uint64_t block_size = 4096;
+  uint64_t fragment_size = 4096;
+  uint64_t blocks = 0;
+  uint64_t blocks_free = 0;
+  uint64_t blocks_available = 0;
+  uint64_t files = 0;
+  uint64_t files_free = 0;
+  uint64_t name_max = kMaxNameBytes;
+};
+
+// rename(2) flags (RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2 as in <linux/fs.h>).
+inline constexpr unsigned kRenameNoReplace = 1;
+inline constexpr unsigned kRenameExchange = 2;
+
+// What an operation is about to do to a key, for Options::check_access.
+enum class Access { kRead, kList, kWrite, kDelete };
+
+struct Options {
+  // Key prefix of the mount root: "" (the whole bucket) or a prefix ending in '/'.
+  std::string prefix;
+  bool read_only = false;
+
+  // Defaults for objects without s3fs metadata: owner, and permission bits file_mode & ~umask /
+  // dir_mode & ~umask. mtime defaults to Last-Modified.
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t umask = 0022;
+  uint32_t file_mode = 0644;
+  uint32_t dir_mode = 0755;
+
+  // Caches. Zero disables a cache.
+  std::chrono::nanoseconds attr_ttl = std::chrono::seconds(1);
+  std::chrono::nanoseconds entry_ttl = std::chrono::seconds(1);
+  std::chrono::nanoseconds negative_ttl = std::chrono::seconds(1);
+
+  // Local staging files for writes are created (and immediately unlinked) in this directory.
+  std::string staging_dir = "/tmp";
+  // Files at least this large are uploaded with multipart, in parts of part_size (>= 5 MiB).
+  uint64_t multipart_threshold = 8ull << 20;
+  uint64_t part_size = 8ull << 20;
+  // Sequential reads fetch ahead, from min_read_ahead doubling up to max_read_ahead per handle.
+  uint64_t min_read_ahead = 128ull << 10;
+  uint64_t max_read_ahead = 8ull << 20;
+  // chmod/chown/utimens are written after this delay, so changes within it cost one request.
+  std::chrono::milliseconds metadata_flush_delay = std::chrono::seconds(1);
+
+  // Optional scope check, called before every request on a key ("" for the root listing); a
+  // non-OK Status is returned to the caller as kPermissionDenied.
+  std::function<Status(Access access, std::string_view key)> check_access;
+  // Optional monotonic clock for the caches (tests inject one); steady_clock when empty.
+  std::function<std::chrono::steady_clock::time_point()> clock;
+};
+
+class Filesystem {
+ public:
+  // client must outlive the Filesystem. Starts the background metadata flusher.
+  Filesystem(s3::ObjectClient& client, Options options);
+  // Calls Destroy() if it was not called.
+  ~Filesystem();
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  // FUSE destroy: uploads dirty files and pending metadata, stops the background flusher.
+  // Returns the first failure. Other methods must not be called afterwards.
+  Status Destroy();
+
+  // --- names and attributes ---
+  // kNotFound (the adapter may reply a negative entry valid NegativeTimeoutSeconds()),
+  // kNotDirectory if parent is not a directory, kNameTooLong.
+  Result<Entry> Lookup(const Caller& caller, InodeId parent, std::string_view name);
+  void Forget(InodeId ino, uint64_t nlookup);
+  void ForgetMulti(std::span<const std::pair<InodeId, uint64_t>> items);
+  double NegativeTimeoutSeconds() const;
+
+  // fh, when given, is an open handle of ino (its unflushed size is reported).
+  Result<AttrReply> GetAttr(const Caller& caller, InodeId ino, std::optional<FileHandle> fh);
+  // mode/uid/gid/times are persisted (deferred, coalesced) with CopyObject onto itself; size is a
+  // truncate (uploaded at once if no handle is open, else on flush/release). kIsDirectory for a
+  // size change on a directory, kInvalidArgument on a symlink.
+  Result<AttrReply> SetAttr(const Caller& caller, InodeId ino, const SetAttrRequest& request,
+                            std::optional<FileHandle> fh);
+  // kInvalidArgument if ino is not a symlink.
+  Result<std::string> ReadLink(const Caller& caller, InodeId ino);
+
+  // --- creating and removing names ---
+  // kExists, kNameTooLong, kInvalidArgument (bad name), kNotDirectory.
+  Result<Entry> MkDir(const Caller& caller, InodeId parent, std::string_view name, uint32_t mode);
+  // Regular files only (S_IFREG in mode); other types kNotSupported.
+  Result<Entry> MkNod(const Caller& caller, InodeId parent, std::string_view name, uint32_t mode);
+  Result<Entry> Symlink(const Caller& caller, std::string_view target, InodeId parent,
+                        std::string_view name);
+  // Always kNotPermitted: hard links cannot be represented.
+  Result<Entry> Link(const Caller& caller, InodeId ino, InodeId new_parent,
+                     std::string_view new_name);
+  // kIsDirectory for a directory. Open handles of the file keep reading and writing their data
+  // (now local only).
+  Status Unlink(const Caller& caller, InodeId parent, std::string_view name);
+  // kNotEmpty, kNotDirectory.
+  Status RmDir(const Caller& caller, InodeId parent, std::string_view name);
+  // Copy then delete (every key below a renamed directory). flags: kRenameNoReplace gives kExists
+  // if new_name exists; kRenameExchange is kNotSupported. Replacing: a directory over a file is
+  // kNotDirectory, a file over a directory kIsDirectory, over a non-empty directory kNotEmpty.
+  // Renaming a directory is not atomic: a failure midway leaves keys in both places.
+  Status Rename(const Caller& caller, InodeId parent, std::string_view name, InodeId new_parent,
+                std::string_view new_name, unsigned flags);
+
+  // --- files ---
+  // flags are open(2) flags (O_ACCMODE, O_TRUNC, O_APPEND; O_CREAT/O_EXCL are handled by the
+  // kernel or Create). kIsDirectory for a directory.
+  Result<OpenReply> Open(const Caller& caller, InodeId ino, int flags);
+  // Creates an empty object at once (with If-None-Match when O_EXCL is in flags); kExists if the
+  // name exists and O_EXCL was given, otherwise an existing file is opened (and truncated with
+  // O_TRUNC).
+  Result<CreateReply> Create(const Caller& caller, InodeId parent, std::string_view name,
+                             uint32_t mode, int flags);
+  // Returns up to size bytes (fewer only at end of file).
+  Result<std::string> Read(FileHandle fh, uint64_t offset, size_t size);
+  // Returns the number of bytes written (all of data). With O_APPEND offset is the end of file.
+  Result<size_t> Write(FileHandle fh, uint64_t offset, std::string_view data);
+  // Upload if dirty. OK means the data is on the server (or the file was unlinked).
+  Status Flush(FileHandle fh);
+  Status Fsync(FileHandle fh, bool datasync);
+  // Uploads if dirty, then frees the handle (the handle is gone even when the upload failed).
+  Status Release(FileHandle fh);
+
+  // --- directories ---
+  // kNotDirectory for a file.
+  Result<DirHandle> OpenDir(const Caller& caller, InodeId ino);
+  // Lists "." and ".." then the entries, sorted by key, from offset. The listing is taken when
+  // offset 0 is read and served from the handle afterwards.
+  Status ReadDir(DirHandle dh, uint64_t offset, const DirFiller& filler);
+  // As ReadDir, with attributes from the listing itself (no request per entry).
+  Status ReadDirPlus(DirHandle dh, uint64_t offset, const DirPlusFiller& filler);
+  Status ReleaseDir(DirHandle dh);
+  Status FsyncDir(DirHandle dh, bool datasync);
+
+  // --- the mount ---
+  Result<StatFsReply> StatFs(InodeId ino);
+  // Extended attributes: kNotSupported (not implemented yet; see docs/SEMANTICS.md).
+  Status SetXattr(const Caller& caller, InodeId ino, std::string_view name, std::string_view value,
+                  int flags);
+  Result<std::string> GetXattr(const Caller& caller, InodeId ino, std::string_view name);
+  Result<std::vector<std::string>> ListXattr(const Caller& caller, InodeId ino);
+  Status RemoveXattr(const Caller& caller, InodeId ino, std::string_view name);
+
+  // Writes pending chmod/chown/utimens changes now (instead of after metadata_flush_delay).
+  Status SyncMetadata();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace spacesfs::fs
