@@ -221,7 +221,7 @@ void Run(FuzzedDataProvider& in) {
         case 7:
           if (!open.empty()) {
             FileHandle fh = open[in.ConsumeIntegralInRange<size_t>(0, open.size() - 1)];
-            fs.Write(fh, in.ConsumeIntegralInRange<uint64_t>(0, 4096),
+            (void)fs.Write(fh, in.ConsumeIntegralInRange<uint64_t>(0, 4096),
                      in.ConsumeRandomLengthString(64));
           }
           break;
