@@ -9,7 +9,8 @@
 //   - no call that takes a name (Lookup, Create, MkDir, Symlink, Rename's new name) succeeds
 //     with a name that is not a valid component (no '/', NUL, "." or ".." ever accepted);
 //   - ReadDir lists "." and ".." first, then only valid, distinct names;
-//   - keys outside the mount's prefix are never created, changed or deleted;
+//   - keys outside the mount's prefix are never created, changed or deleted, nor are keys under
+//     "<prefix>ro/", which the scope check (Options::check_access) refuses to write or delete;
 //   - every key the filesystem creates is prefix + valid components ('/'-separated; a directory
 //     marker ends with '/').
 #include <fcntl.h>
@@ -63,7 +64,7 @@ void CheckNames(std::string_view name, std::string_view parent) {
 // sometimes hostile, sometimes arbitrary bytes.
 std::string PickName(FuzzedDataProvider& in, const std::vector<std::string>& planted) {
   switch (in.ConsumeIntegralInRange(0, 6)) {
-    case 0: return in.PickValueInArray({"a", "b", "c", "d.txt", "dir", "x y"});
+    case 0: return in.PickValueInArray({"a", "b", "c", "d.txt", "dir", "x y", "ro"});
     case 1: return in.PickValueInArray({".", "..", "", "/", "a/b", "../a", "a/", "/a"});
     case 2: return std::string("a\0b", 3);
     case 3: return std::string(in.ConsumeIntegralInRange<size_t>(250, 1100), 'n');
@@ -138,7 +139,11 @@ void Run(FuzzedDataProvider& in) {
   std::vector<std::string> planted;
   for (int n = in.ConsumeIntegralInRange(0, 6); n > 0; --n) {
     std::string key = in.ConsumeRandomLengthString(64);
-    if (in.ConsumeBool()) key = prefix + key;
+    switch (in.ConsumeIntegralInRange(0, 2)) {
+      case 0: key = prefix + key; break;
+      case 1: key = prefix + "ro/" + key; break;
+      default: break;
+    }
     if (key.empty() || key.size() > kMaxKeyBytes) continue;
     std::string body = "planted";
     s3::PutObjectRequest put;
@@ -146,9 +151,15 @@ void Run(FuzzedDataProvider& in) {
     put.body = s3::BodySource::FromView(body);
     if (client.PutObject(put).ok()) planted.push_back(key);
   }
-  std::map<std::string, std::optional<std::string>> outside;  // key -> body, for keys not under prefix
+  // key -> body, for keys outside the prefix or under the read-only "ro/" directory.
+  const std::string read_only = prefix + "ro/";
+  auto is_protected = [&](const std::string& key) {
+    return key.compare(0, prefix.size(), prefix) != 0 ||
+           key.compare(0, read_only.size(), read_only) == 0;
+  };
+  std::map<std::string, std::optional<std::string>> outside;
   for (const std::string& key : client.Keys()) {
-    if (key.compare(0, prefix.size(), prefix) != 0) outside[key] = client.Data(key);
+    if (is_protected(key)) outside[key] = client.Data(key);
   }
 
   Options options;
@@ -157,6 +168,13 @@ void Run(FuzzedDataProvider& in) {
   options.metadata_flush_delay = std::chrono::milliseconds(0);
   options.uid = 1000;
   options.gid = 1000;
+  options.check_access = [&read_only](Access access, std::string_view key) {
+    if ((access == Access::kWrite || access == Access::kDelete) &&
+        key.substr(0, read_only.size()) == read_only) {
+      return Status(ErrorCode::kAccessDenied, "read-only directory");
+    }
+    return Status::Ok();
+  };
   Caller caller{1000, 1000, 1, {}};
 
   {
@@ -242,16 +260,16 @@ void Run(FuzzedDataProvider& in) {
   // Nothing outside the prefix was touched; what the filesystem wrote is a path.
   std::set<std::string> planted_set(planted.begin(), planted.end());
   for (const std::string& key : client.Keys()) {
-    if (key.compare(0, prefix.size(), prefix) != 0) {
+    if (is_protected(key)) {
       FUZZ_CHECK(outside.count(key) && outside[key] == client.Data(key),
-                 "a key outside the prefix was created or changed: " + Printable(key));
+                 "a key outside the prefix or the scope was created or changed: " + Printable(key));
     } else if (!planted_set.count(key)) {
       FUZZ_CHECK(IsPathOrMovedKey(std::string_view(key).substr(prefix.size()), planted),
                  "the filesystem wrote a key that is not a path: " + Printable(key));
     }
   }
   for (const auto& [key, body] : outside) {
-    FUZZ_CHECK(client.Data(key).has_value(), "a key outside the prefix was deleted: " + Printable(key));
+    FUZZ_CHECK(client.Data(key).has_value(), "a key outside the prefix or the scope was deleted: " + Printable(key));
   }
 }
 
