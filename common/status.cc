@@ -35,18 +35,44 @@ std::string_view ErrorCodeName(ErrorCode code) {
   return "unknown";
 }
 
+std::string EscapeControlCharacters(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+Status::Status(ErrorCode code, std::string message) : code_(code) {
+  bool clean = true;
+  for (char c : message) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) clean = false;
+  }
+  message_ = clean ? std::move(message) : EscapeControlCharacters(message);
+}
+
 Status Status::FromServer(ErrorCode code, int http_status, std::string s3_code, std::string message,
                           std::string request_id) {
   Status s(code, std::move(message));
   s.http_status_ = http_status;
-  s.s3_code_ = std::move(s3_code);
-  s.request_id_ = std::move(request_id);
+  s.s3_code_ = EscapeControlCharacters(s3_code);
+  s.request_id_ = EscapeControlCharacters(request_id);
   return s;
 }
 
 Status Status::WithContext(std::string_view context) const {
   Status s = *this;
-  s.message_ = std::string(context) + (message_.empty() ? "" : ": " + message_);
+  s.message_ = EscapeControlCharacters(context) + (message_.empty() ? "" : ": " + message_);
   return s;
 }
 

@@ -47,13 +47,18 @@ enum class ErrorCode {
   kIoError,
 };
 
+// text with every control character (below 0x20, and 0x7f) written as \xNN: safe for one log line.
+std::string EscapeControlCharacters(std::string_view text);
+
 // Stable lower-case name of a code, for logs and tests ("not_found", "access_denied", ...).
 std::string_view ErrorCodeName(ErrorCode code);
 
 class Status {
  public:
   Status() = default;  // OK
-  Status(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // Control characters in message (a newline from a hostile server, a CR from a file) are escaped
+  // as \xNN, so a Status is always one line.
+  Status(ErrorCode code, std::string message);
 
   static Status Ok() { return Status(); }
   // A failure reported by an S3 server.

@@ -19,6 +19,14 @@ TEST(StatusTest, ServerStatusFormatsOneLine) {
   EXPECT_FALSE(c.ok());
 }
 
+TEST(StatusTest, MessagesAreAlwaysOneLine) {
+  Status s(ErrorCode::kCorrupt, "bad timestamp \"2011\nX-Injected: yes\r\"");
+  EXPECT_EQ(s.message(), "bad timestamp \"2011\\x0aX-Injected: yes\\x0d\"");
+  Status c = Status::FromServer(ErrorCode::kServerError, 500, "Oops\n", "m", "id\n")
+                 .WithContext("GET a\nb");
+  EXPECT_EQ(c.ToString().find('\n'), std::string::npos) << c.ToString();
+}
+
 TEST(ResultTest, HoldsValueOrStatus) {
   Result<int> good = 7;
   Result<int> bad = Status(ErrorCode::kNotFound, "nope");
