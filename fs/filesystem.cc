@@ -1628,9 +1628,13 @@ Status Filesystem::Impl::Release(FileHandle fh) {
   {
     std::lock_guard flock(handle->file->mu);
     s = AuthorizeUpload(*handle);
-    if (!s.ok() && Writable(handle->flags)) {
-      // Refused where the file is now: the pending bytes are never uploaded.
-      handle->file->dirty = false;
+    if (!s.ok()) {
+      if (Writable(handle->flags)) {
+        // Refused where the file is now: the pending bytes are never uploaded.
+        handle->file->dirty = false;
+      } else {
+        s = Status::Ok();  // a reader does not own the pending bytes: its writer decides
+      }
     } else {
       s = UploadLocked(handle->ino, *handle->file);
     }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/check_command.h"
 #include "s3/client_config.h"
 #include "s3/curl_object_client.h"
 #include "support/e2e.h"
@@ -268,6 +269,38 @@ TEST_F(ScopesTest, PathsOutsideAGrantAreInvisible) {
   EXPECT_EQ(GetBody(*owner_, prefix_ + "visible/a"), "a");
   r = As("", "cat visible/a");
   EXPECT_EQ(r.output, "a");
+}
+
+TEST_F(ScopesTest, CheckComparesTheKeyWithTheScope) {
+  std::string credentials = testing::WriteCredentialFile(
+      dir_->path() + "/credentials-check",
+      testing::ProfileSection("broad-ro", "BROAD", {"team-a:read"}) +
+          testing::ProfileSection("reader-rw", "READER", {"team-a:readwrite"}) +
+          testing::ProfileSection("exact", "OWNER", {"team-a:readwrite"}));
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(cli::RunCheck("broad-ro", "team-a", credentials), 0);
+  std::string broad = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(broad.find("write yes, delete yes"), std::string::npos) << broad;
+  EXPECT_NE(broad.find("more than the scope"), std::string::npos) << broad;
+
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(cli::RunCheck("reader-rw", "", credentials), 0);
+  std::string narrow = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(narrow.find("list yes, read yes, write no"), std::string::npos) << narrow;
+  EXPECT_NE(narrow.find("less than the scope"), std::string::npos) << narrow;
+
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(cli::RunCheck("exact", "team-a", credentials), 0);
+  std::string exact = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(exact.find("warning"), std::string::npos) << exact;
+
+  EXPECT_EQ(cli::RunCheck("missing", "", credentials), 1);
+  // The probe objects are gone.
+  s3::ListObjectsRequest list;
+  list.prefix = ".spacesfs-check/";
+  Result<s3::ListObjectsPage> page = owner_->ListObjects(list);
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->objects.empty());
 }
 
 }  // namespace
