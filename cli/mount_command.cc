@@ -1,7 +1,9 @@
 #include "cli/mount_command.h"
 
 #include <fuse_lowlevel.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/scope.h"
 #include "cli/mount_options.h"
 #include "cli/space_client.h"
 #include "common/logging.h"
@@ -54,6 +57,59 @@ std::string DescribeFirstRequestFailure(const Status& st, const std::string& spa
     return "cannot reach " + profile.endpoint + ": " + st.message();
   }
   return "first request to Space '" + space + "' failed: " + st.ToString();
+}
+
+// WHO names of grants, resolved through the system's user and group databases.
+auth::NameLookup SystemNameLookup() {
+  auth::NameLookup lookup;
+  lookup.user_id = [](std::string_view name) -> std::optional<uid_t> {
+    std::string n(name);
+    std::vector<char> buf(16384);
+    struct passwd pw;
+    struct passwd* found = nullptr;
+    if (getpwnam_r(n.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+      return std::nullopt;
+    }
+    return found->pw_uid;
+  };
+  lookup.group_id = [](std::string_view name) -> std::optional<gid_t> {
+    std::string n(name);
+    std::vector<char> buf(65536);
+    struct group gr;
+    struct group* found = nullptr;
+    if (getgrnam_r(n.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+      return std::nullopt;
+    }
+    return found->gr_gid;
+  };
+  return lookup;
+}
+
+// The user name of a uid for log lines ("" when unknown).
+std::string UserName(uint32_t uid) {
+  std::vector<char> buf(16384);
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return "";
+  return found->pw_name;
+}
+
+// True when every grant of the profile for space is `read`: nobody may change anything.
+bool OnlyReadGrants(const auth::Profile& profile, const std::string& space) {
+  for (const auth::Grant& grant : profile.grants) {
+    if (grant.space == space && grant.permission != auth::Permission::kRead) return false;
+  }
+  return true;
+}
+
+std::string DescribeScope(const auth::Profile& profile, const std::string& space) {
+  std::string out;
+  for (const auth::Grant& grant : profile.grants) {
+    if (grant.space != space) continue;
+    if (!out.empty()) out += ", ";
+    out += auth::FormatGrant(grant);
+  }
+  return out;
 }
 
 }  // namespace
@@ -115,6 +171,14 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
                 "': add a line 'grant = " + target->space + ":read' (or another permission) to [" +
                 profile->name + "] in " + profile->source_file);
   }
+  Result<auth::ScopeChecker> scope =
+      auth::ScopeChecker::Create(target->space, profile->grants, SystemNameLookup());
+  if (!scope.ok()) {
+    return Fail("profile '" + profile->name + "' in " + profile->source_file + ": " +
+                scope.status().message());
+  }
+  // Only `read` grants: the whole mount is read-only (`ro` in its options, EROFS for writes).
+  const bool read_only = options->read_only || OnlyReadGrants(*profile, target->space);
   Result<std::unique_ptr<s3::CurlObjectClient>> client = OpenSpace(*profile, target->space);
   if (!client.ok()) return Fail(client.status().message());
 
@@ -135,7 +199,7 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   mount_config.allow_other = options->allow_other;
   mount_config.allow_root = options->allow_root;
   mount_config.default_permissions = options->EffectiveDefaultPermissions();
-  mount_config.read_only = options->read_only;
+  mount_config.read_only = read_only;
   mount_config.debug = options->debug;
   Result<std::unique_ptr<fuse::FuseMount>> mount = fuse::FuseMount::Mount(mount_config);
   if (!mount.ok()) return Fail(mount.status().message());
@@ -143,13 +207,20 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   spdlog::info("mounted Space '{}'{} on {} with profile '{}' (key {}) at {}", target->space,
                target->prefix.empty() ? "" : " prefix '" + target->prefix + "'", mountpoint,
                profile->name, RedactKeyId(profile->access_key_id), profile->endpoint);
+  spdlog::info("Space '{}', profile '{}', endpoint {}: scope {}{}", target->space, profile->name,
+               profile->endpoint, DescribeScope(*profile, target->space),
+               read_only ? " (read-only mount)" : "");
 
   // Detach now that every check has passed; no thread may exist before this point.
   if (fuse_daemonize(options->foreground ? 1 : 0) != 0) return Fail("cannot detach from the terminal");
 
   fs::Options fs_options;
   fs_options.prefix = target->prefix;
-  fs_options.read_only = options->read_only;
+  fs_options.read_only = read_only;
+  fs_options.scope = std::make_shared<const auth::ScopeChecker>(std::move(*scope));
+  fs_options.profile_name = profile->name;
+  fs_options.space_name = target->space;
+  fs_options.user_name = UserName;
   fs_options.uid = options->uid.value_or(getuid());
   fs_options.gid = options->gid.value_or(getgid());
   fs_options.umask = options->umask;

@@ -9,9 +9,12 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
+#include "fs/counting_client.h"
 #include "fs/names.h"
 #include "fs/object_metadata.h"
 #include "fs/staging_file.h"
@@ -94,6 +97,8 @@ struct Inode {
 struct Handle {
   InodeId ino = 0;
   int flags = 0;
+  Caller caller;               // who opened it: every check on this handle is made for them
+  bool created = false;        // from Create of a new file: writes are kCreate until release
   std::shared_ptr<OpenFile> file;
   std::mutex mu;  // guards the fields below; a leaf lock (nothing is locked while holding it)
   std::string etag;            // the remote version seen at open
@@ -112,6 +117,7 @@ struct DirItem {
 
 struct DirState {
   InodeId ino = 0;
+  Caller caller;  // who opened it: the listing is filtered for them
   std::mutex mu;  // guards items/loaded; held across the listing of this handle only
   bool loaded = false;
   std::vector<DirItem> items;
@@ -136,29 +142,31 @@ class Filesystem::Impl {
   Result<Entry> Lookup(const Caller& caller, InodeId parent, std::string_view name);
   void Forget(InodeId ino, uint64_t nlookup);
   double NegativeTimeoutSeconds() const { return Seconds(options_.negative_ttl); }
-  Result<AttrReply> GetAttr(InodeId ino);
+  // caller null: an internal call (no scope check).
+  Result<AttrReply> GetAttr(const Caller* caller, InodeId ino);
   Result<AttrReply> SetAttr(const Caller& caller, InodeId ino, const SetAttrRequest& request,
                             std::optional<FileHandle> fh);
-  Result<std::string> ReadLink(InodeId ino);
+  Result<std::string> ReadLink(const Caller& caller, InodeId ino);
   Result<Entry> MakeObject(const Caller& caller, InodeId parent, std::string_view name,
                            FileType type, uint32_t mode, std::string_view link_target, bool excl);
-  Status Unlink(InodeId parent, std::string_view name);
-  Status RmDir(InodeId parent, std::string_view name);
-  Status Rename(InodeId parent, std::string_view name, InodeId new_parent,
+  Status Unlink(const Caller& caller, InodeId parent, std::string_view name);
+  Status RmDir(const Caller& caller, InodeId parent, std::string_view name);
+  Status Rename(const Caller& caller, InodeId parent, std::string_view name, InodeId new_parent,
                 std::string_view new_name, unsigned flags);
-  Result<OpenReply> Open(InodeId ino, int flags);
+  Result<OpenReply> Open(const Caller& caller, InodeId ino, int flags, bool created);
   Result<CreateReply> Create(const Caller& caller, InodeId parent, std::string_view name,
                              uint32_t mode, int flags);
   Result<std::string> Read(FileHandle fh, uint64_t offset, size_t size);
   Result<size_t> Write(FileHandle fh, uint64_t offset, std::string_view data);
   Status Flush(FileHandle fh);
   Status Release(FileHandle fh);
-  Result<DirHandle> OpenDir(InodeId ino);
+  Result<DirHandle> OpenDir(const Caller& caller, InodeId ino);
   Status ReadDirImpl(DirHandle dh, uint64_t offset, bool plus, const DirFiller& filler,
                      const DirPlusFiller& plus_filler);
   Status ReleaseDir(DirHandle dh);
   Status SyncMetadata(bool only_due);
   bool read_only() const { return options_.read_only; }
+  Counters GetCounters() const;
 
  private:
   struct Resolved {
@@ -173,7 +181,25 @@ class Filesystem::Impl {
   std::string DirPrefix(const std::string& path) const {
     return path.empty() ? options_.prefix : options_.prefix + path + "/";
   }
-  Status Check(Access access, const std::string& key) const;
+  // The scope's key for a path: prefix + path without a trailing '/'.
+  std::string ScopeKey(const std::string& path) const;
+  // OK, or the scope's refusal (kReadOnly / kPermissionDenied), counted and logged.
+  Status Authorize(const Caller& caller, auth::Operation op, const std::string& path);
+  // OK if the path is visible to the caller (is_directory unknown: either kind), else
+  // kPermissionDenied, counted and logged.
+  Status AuthorizeVisible(const Caller& caller, const std::string& path,
+                          std::optional<bool> is_directory);
+  // Whether path is a directory that exists only because it leads to a grant of the caller.
+  bool LeadsToGrant(const Caller& caller, const std::string& path) const;
+  // The operation a write through this handle is (kCreate / kAppend / kOverwrite).
+  static auth::Operation WriteOperation(const Handle& handle);
+  // Checks a write-side upload through handle: OK when nothing is dirty or the check passes.
+  Status AuthorizeUpload(const Handle& handle);
+  void LogDenial(const Caller& caller, std::string_view what, const std::string& key,
+                 const std::string& why);
+  // FromClient, and a server refusal (403) becomes kAccessDenied, counted and logged once per key
+  // and operation with the profile, Space, key and S3 error code.
+  Status FromServer(const Status& s, std::string_view what, const std::string& key);
 
   Result<std::optional<Found>> RemoteLookup(const std::string& path);
   Result<std::vector<DirItem>> ListDirectory(const std::string& path);
@@ -206,9 +232,15 @@ class Filesystem::Impl {
   void FlusherLoop();
 
   // Constant after construction.
-  s3::ObjectClient& client_;
+  CountingClient counting_;
+  s3::ObjectClient& client_;  // counting_
   const Options options_;
   const int64_t mount_time_ns_;
+
+  std::atomic<uint64_t> denials_local_{0};
+  std::atomic<uint64_t> denials_server_{0};
+  std::mutex log_mu_;  // a leaf lock: guards logged_
+  std::set<std::tuple<std::string, std::string, uint32_t>> logged_;  // (key, operation, uid)
 
   mutable std::mutex mu_;  // lock order: after OpenFile::mu; before nothing
   // Guarded by mu_.
@@ -228,7 +260,10 @@ class Filesystem::Impl {
 };
 
 Filesystem::Impl::Impl(s3::ObjectClient& client, Options options)
-    : client_(client), options_(std::move(options)), mount_time_ns_(WallNowNs()) {
+    : counting_(client),
+      client_(counting_),
+      options_(std::move(options)),
+      mount_time_ns_(WallNowNs()) {
   Inode root;
   root.ino = kRootInode;
   root.type = FileType::kDirectory;
@@ -278,11 +313,120 @@ void Filesystem::Impl::FlusherLoop() {
   }
 }
 
-Status Filesystem::Impl::Check(Access access, const std::string& key) const {
-  if (!options_.check_access) return Status::Ok();
-  Status s = options_.check_access(access, key);
+std::string Filesystem::Impl::ScopeKey(const std::string& path) const {
+  std::string key = options_.prefix + path;
+  while (!key.empty() && key.back() == '/') key.pop_back();
+  return key;
+}
+
+namespace {
+auth::Caller ToAuthCaller(const Caller& caller) {
+  auth::Caller c;
+  c.uid = caller.uid;
+  c.gid = caller.gid;
+  c.supplementary_gids.assign(caller.groups.begin(), caller.groups.end());
+  return c;
+}
+}  // namespace
+
+void Filesystem::Impl::LogDenial(const Caller& caller, std::string_view what,
+                                 const std::string& key, const std::string& why) {
+  {
+    std::lock_guard lock(log_mu_);
+    if (!logged_.emplace(key, std::string(what), caller.uid).second) return;
+  }
+  std::string name = options_.user_name ? options_.user_name(caller.uid) : std::string();
+  std::string user = name.empty() ? "uid " + std::to_string(caller.uid)
+                                  : name + " (uid " + std::to_string(caller.uid) + ")";
+  spdlog::warn("denied: user {} may not {} '{}' in Space '{}' (profile '{}', {})", user, what, key,
+               options_.space_name, options_.profile_name, why);
+}
+
+Status Filesystem::Impl::Authorize(const Caller& caller, auth::Operation op,
+                                   const std::string& path) {
+  if (!options_.scope) return Status::Ok();
+  std::string key = ScopeKey(path);
+  auth::Caller who = ToAuthCaller(caller);
+  Status s = options_.scope->CheckStatus(op, key, who);
   if (s.ok()) return s;
-  return Status(ErrorCode::kPermissionDenied, "scope refuses " + key + ": " + s.message());
+  denials_local_.fetch_add(1, std::memory_order_relaxed);
+  std::optional<auth::Permission> effective = options_.scope->EffectivePermission(key, who);
+  LogDenial(caller, auth::OperationName(op), key,
+            effective ? "grant " + std::string(auth::PermissionName(*effective)) : "no grant");
+  return s;
+}
+
+Status Filesystem::Impl::AuthorizeVisible(const Caller& caller, const std::string& path,
+                                          std::optional<bool> is_directory) {
+  if (!options_.scope) return Status::Ok();
+  std::string key = ScopeKey(path);
+  auth::Caller who = ToAuthCaller(caller);
+  bool visible = is_directory ? options_.scope->IsVisible(key, *is_directory, who)
+                              : options_.scope->IsVisible(key, true, who) ||
+                                    options_.scope->IsVisible(key, false, who);
+  if (visible) return Status::Ok();
+  denials_local_.fetch_add(1, std::memory_order_relaxed);
+  LogDenial(caller, "look up", key, "not in any grant");
+  return Status(ErrorCode::kPermissionDenied,
+                "scope: '" + key + "' in " + options_.space_name + " is not visible");
+}
+
+bool Filesystem::Impl::LeadsToGrant(const Caller& caller, const std::string& path) const {
+  if (!options_.scope) return false;
+  std::string key = ScopeKey(path);
+  auth::Caller who = ToAuthCaller(caller);
+  return options_.scope->IsVisible(key, true, who) &&
+         !options_.scope->EffectivePermission(key, who).has_value();
+}
+
+auth::Operation Filesystem::Impl::WriteOperation(const Handle& handle) {
+  if (handle.created) return auth::Operation::kCreate;
+  if (handle.flags & O_APPEND) return auth::Operation::kAppend;
+  return auth::Operation::kOverwrite;
+}
+
+Status Filesystem::Impl::AuthorizeUpload(const Handle& handle) {
+  if (!handle.file->dirty) return Status::Ok();
+  if (!options_.scope) return Status::Ok();
+  std::string path;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(handle.ino);
+    if (inode == nullptr) return Status::Ok();
+    path = inode->path;
+  }
+  return Authorize(handle.caller,
+                   Writable(handle.flags) ? WriteOperation(handle) : auth::Operation::kOverwrite,
+                   path);
+}
+
+Status Filesystem::Impl::FromServer(const Status& s, std::string_view what,
+                                    const std::string& key) {
+  if (s.code() != ErrorCode::kAccessDenied && s.code() != ErrorCode::kAuthFailed) {
+    return FromClient(s, what, key);
+  }
+  denials_server_.fetch_add(1, std::memory_order_relaxed);
+  std::string s3_code = s.s3_code().empty() ? std::string(ErrorCodeName(s.code())) : s.s3_code();
+  bool first;
+  {
+    std::lock_guard lock(log_mu_);
+    first = logged_.emplace(key, "server " + std::string(what), 0).second;
+  }
+  if (first) {
+    spdlog::warn("server refused: {} '{}' in Space '{}' with profile '{}': {} (HTTP {})", what,
+                 key, options_.space_name, options_.profile_name, s3_code, s.http_status());
+  }
+  return Status(ErrorCode::kAccessDenied, "the server refused " + std::string(what) + " '" + key +
+                                              "' for profile '" + options_.profile_name +
+                                              "': " + s3_code);
+}
+
+Counters Filesystem::Impl::GetCounters() const {
+  Counters c;
+  c.requests = counting_.requests();
+  c.denials_local = denials_local_.load(std::memory_order_relaxed);
+  c.denials_server = denials_server_.load(std::memory_order_relaxed);
+  return c;
 }
 
 Inode* Filesystem::Impl::FindInode(InodeId ino) {
@@ -434,7 +578,7 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
   list.delimiter = "/";
   list.max_keys = 1;
   Result<s3::ListObjectsPage> page = client_.ListObjects(list);
-  if (!page.ok()) return FromClient(page.status(), "LIST", dir_prefix);
+  if (!page.ok()) return FromServer(page.status(), "LIST", dir_prefix);
   if (!page->objects.empty() || !page->common_prefixes.empty()) {
     Found dir;
     dir.type = FileType::kDirectory;
@@ -445,7 +589,7 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
         dir.metadata_known = true;
         dir.info = *marker;
       } else if (marker.status().code() != ErrorCode::kNotFound) {
-        return FromClient(marker.status(), "HEAD", dir_prefix);
+        return FromServer(marker.status(), "HEAD", dir_prefix);
       }
     }
     return std::optional<Found>(dir);
@@ -454,7 +598,7 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
   Result<s3::ObjectInfo> head = client_.HeadObject(key);
   if (!head.ok()) {
     if (head.status().code() == ErrorCode::kNotFound) return std::optional<Found>();
-    return FromClient(head.status(), "HEAD", key);
+    return FromServer(head.status(), "HEAD", key);
   }
   Found file;
   file.type = TypeFromMetadata(head->metadata) == FileType::kSymlink ? FileType::kSymlink
@@ -474,7 +618,7 @@ Result<std::vector<DirItem>> Filesystem::Impl::ListDirectory(const std::string& 
   list.max_keys = 1000;
   for (;;) {
     Result<s3::ListObjectsPage> page = client_.ListObjects(list);
-    if (!page.ok()) return FromClient(page.status(), "LIST", prefix);
+    if (!page.ok()) return FromServer(page.status(), "LIST", prefix);
     for (s3::ObjectInfo& object : page->objects) {
       if (object.key == prefix) continue;  // the directory's own marker
       std::string name = object.key.substr(prefix.size());
@@ -548,7 +692,6 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
     }
   }
   if (!IsValidComponent(name)) return r;
-  SPACESFS_RETURN_IF_ERROR(Check(Access::kRead, Key(r.path)));
   Result<std::optional<Found>> found = RemoteLookup(r.path);
   if (!found.ok()) return found.status();
   std::lock_guard lock(mu_);
@@ -568,12 +711,30 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
   return r;
 }
 
-Result<Entry> Filesystem::Impl::Lookup(const Caller& /*caller*/, InodeId parent,
+Result<Entry> Filesystem::Impl::Lookup(const Caller& caller, InodeId parent,
                                        std::string_view name) {
   if (name.size() > kMaxNameBytes) return Status(ErrorCode::kNameTooLong, "name too long");
+  if (options_.scope) {
+    Result<std::string> parent_path = ParentPath(parent);
+    if (!parent_path.ok()) return parent_path.status();
+    SPACESFS_RETURN_IF_ERROR(AuthorizeVisible(caller, JoinPath(*parent_path, name), std::nullopt));
+  }
   Result<Resolved> r = ResolveChild(parent, name);
   if (!r.ok()) return r.status();
-  if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));
+  if (!r->exists) {
+    // A directory on the way to a grant is shown even when no object lies under it yet.
+    if (!IsValidComponent(name) || !LeadsToGrant(caller, r->path)) {
+      return Status(ErrorCode::kNotFound, std::string(name));
+    }
+    std::lock_guard lock(mu_);
+    Found dir;
+    dir.type = FileType::kDirectory;
+    Inode& inode = AttachChild(parent, std::string(name), dir);
+    inode.lookups++;
+    return MakeEntry(inode);
+  }
+  SPACESFS_RETURN_IF_ERROR(
+      AuthorizeVisible(caller, r->path, r->type == FileType::kDirectory));
   std::lock_guard lock(mu_);
   Inode* inode = FindInode(r->ino);
   if (inode == nullptr) return Status(ErrorCode::kNotFound, std::string(name));
@@ -589,9 +750,19 @@ void Filesystem::Impl::Forget(InodeId ino, uint64_t nlookup) {
   if (inode->lookups == 0 && !inode->meta_pending) MaybeErase(ino);
 }
 
-Result<AttrReply> Filesystem::Impl::GetAttr(InodeId ino) {
+Result<AttrReply> Filesystem::Impl::GetAttr(const Caller* caller, InodeId ino) {
   std::string path;
   FileType type;
+  if (caller != nullptr && options_.scope && ino != kRootInode) {
+    {
+      std::lock_guard lock(mu_);
+      Inode* inode = FindInode(ino);
+      if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+      path = inode->path;
+      type = inode->type;
+    }
+    SPACESFS_RETURN_IF_ERROR(AuthorizeVisible(*caller, path, type == FileType::kDirectory));
+  }
   {
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(ino);
@@ -602,12 +773,16 @@ Result<AttrReply> Filesystem::Impl::GetAttr(InodeId ino) {
     path = inode->path;
     type = inode->type;
   }
-  SPACESFS_RETURN_IF_ERROR(Check(Access::kRead, Key(path)));
   Result<std::optional<Found>> found = RemoteLookup(path);
   if (!found.ok()) return found.status();
   std::lock_guard lock(mu_);
   Inode* inode = FindInode(ino);
   if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+  if (!found->has_value() && type == FileType::kDirectory && caller != nullptr &&
+      LeadsToGrant(*caller, path)) {
+    inode->attr_expiry = Now() + options_.attr_ttl;
+    return AttrReply{inode->attr, Seconds(options_.attr_ttl)};
+  }
   if (!found->has_value() || (*found)->type != type) {
     Detach(*inode);
     return Status(ErrorCode::kNotFound, path + " no longer exists");
@@ -620,9 +795,9 @@ Result<AttrReply> Filesystem::Impl::GetAttr(InodeId ino) {
   return AttrReply{updated.attr, Seconds(options_.attr_ttl)};
 }
 
-Result<std::string> Filesystem::Impl::ReadLink(InodeId ino) {
+Result<std::string> Filesystem::Impl::ReadLink(const Caller& caller, InodeId ino) {
   std::string key;
-  std::string etag;
+  std::string path;
   {
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(ino);
@@ -630,11 +805,16 @@ Result<std::string> Filesystem::Impl::ReadLink(InodeId ino) {
     if (inode->type != FileType::kSymlink) {
       return Status(ErrorCode::kInvalidArgument, "not a symbolic link");
     }
+    path = inode->path;
+  }
+  SPACESFS_RETURN_IF_ERROR(Authorize(caller, auth::Operation::kRead, path));
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     if (inode->link_known) return inode->link_target;
     key = Key(inode->path);
-    etag = inode->etag;
   }
-  SPACESFS_RETURN_IF_ERROR(Check(Access::kRead, key));
   std::string target;
   s3::GetObjectRequest get;
   get.key = key;
@@ -642,7 +822,7 @@ Result<std::string> Filesystem::Impl::ReadLink(InodeId ino) {
     target.append(chunk);
     return Status::Ok();
   });
-  if (!info.ok()) return FromClient(info.status(), "GET", key);
+  if (!info.ok()) return FromServer(info.status(), "GET", key);
   std::lock_guard lock(mu_);
   Inode* inode = FindInode(ino);
   if (inode != nullptr && info->etag == inode->etag) {
@@ -663,7 +843,9 @@ Result<Entry> Filesystem::Impl::MakeObject(const Caller& caller, InodeId parent,
   std::string path = JoinPath(*parent_path, name);
   std::string key = type == FileType::kDirectory ? DirPrefix(path) : Key(path);
   SPACESFS_RETURN_IF_ERROR(CheckNewName(name, key));
-  SPACESFS_RETURN_IF_ERROR(Check(Access::kWrite, key));
+  SPACESFS_RETURN_IF_ERROR(Authorize(
+      caller, type == FileType::kDirectory ? auth::Operation::kMkdir : auth::Operation::kCreate,
+      path));
   Result<Resolved> existing = ResolveChild(parent, name);
   if (!existing.ok()) return existing.status();
   if (existing->exists) return Status(ErrorCode::kExists, path);
@@ -688,7 +870,7 @@ Result<Entry> Filesystem::Impl::MakeObject(const Caller& caller, InodeId parent,
     if (etag.status().code() == ErrorCode::kPreconditionFailed) {
       return Status(ErrorCode::kExists, path);
     }
-    return FromClient(etag.status(), "PUT", key);
+    return FromServer(etag.status(), "PUT", key);
   }
   Found found;
   found.type = type;
@@ -714,14 +896,17 @@ Result<Entry> Filesystem::Impl::MakeObject(const Caller& caller, InodeId parent,
   return MakeEntry(inode);
 }
 
-Status Filesystem::Impl::Unlink(InodeId parent, std::string_view name) {
+Status Filesystem::Impl::Unlink(const Caller& caller, InodeId parent, std::string_view name) {
   if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
+  Result<std::string> parent_path = ParentPath(parent);
+  if (!parent_path.ok()) return parent_path.status();
+  SPACESFS_RETURN_IF_ERROR(
+      Authorize(caller, auth::Operation::kDelete, JoinPath(*parent_path, name)));
   Result<Resolved> r = ResolveChild(parent, name);
   if (!r.ok()) return r.status();
   if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));
   if (r->type == FileType::kDirectory) return Status(ErrorCode::kIsDirectory, r->path);
   std::string key = Key(r->path);
-  SPACESFS_RETURN_IF_ERROR(Check(Access::kDelete, key));
   std::shared_ptr<OpenFile> file;
   {
     std::lock_guard lock(mu_);
@@ -740,7 +925,7 @@ Status Filesystem::Impl::Unlink(InodeId parent, std::string_view name) {
   Status s = client_.DeleteObject(key);
   if (!s.ok()) {
     if (file) file->unlinked = false;
-    return FromClient(s, "DELETE", key);
+    return FromServer(s, "DELETE", key);
   }
   {
     std::lock_guard lock(mu_);
@@ -756,24 +941,27 @@ Status Filesystem::Impl::Unlink(InodeId parent, std::string_view name) {
   return Status::Ok();
 }
 
-Status Filesystem::Impl::RmDir(InodeId parent, std::string_view name) {
+Status Filesystem::Impl::RmDir(const Caller& caller, InodeId parent, std::string_view name) {
   if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
+  Result<std::string> parent_path = ParentPath(parent);
+  if (!parent_path.ok()) return parent_path.status();
+  SPACESFS_RETURN_IF_ERROR(
+      Authorize(caller, auth::Operation::kRmdir, JoinPath(*parent_path, name)));
   Result<Resolved> r = ResolveChild(parent, name);
   if (!r.ok()) return r.status();
   if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));
   if (r->type != FileType::kDirectory) return Status(ErrorCode::kNotDirectory, r->path);
   std::string prefix = DirPrefix(r->path);
-  SPACESFS_RETURN_IF_ERROR(Check(Access::kDelete, prefix));
   s3::ListObjectsRequest list;
   list.prefix = prefix;
   list.max_keys = 2;
   Result<s3::ListObjectsPage> page = client_.ListObjects(list);
-  if (!page.ok()) return FromClient(page.status(), "LIST", prefix);
+  if (!page.ok()) return FromServer(page.status(), "LIST", prefix);
   for (const s3::ObjectInfo& object : page->objects) {
     if (object.key != prefix) return Status(ErrorCode::kNotEmpty, r->path);
   }
   Status s = client_.DeleteObject(prefix);
-  if (!s.ok()) return FromClient(s, "DELETE", prefix);
+  if (!s.ok()) return FromServer(s, "DELETE", prefix);
   {
     std::lock_guard lock(mu_);
     if (Inode* inode = FindInode(r->ino)) {
@@ -800,19 +988,19 @@ Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std
     copy.metadata = metadata;
     copy.content_type = content_type;
     Result<std::string> etag = client_.CopyObject(copy);
-    if (!etag.ok()) return FromClient(etag.status(), "COPY", from);
+    if (!etag.ok()) return FromServer(etag.status(), "COPY", from);
     return etag;
   }
   s3::UserMetadata meta = metadata;
   std::string type = content_type;
   if (!replace) {
     Result<s3::ObjectInfo> head = client_.HeadObject(from);
-    if (!head.ok()) return FromClient(head.status(), "HEAD", from);
+    if (!head.ok()) return FromServer(head.status(), "HEAD", from);
     meta = head->metadata;
     type = head->content_type;
   }
   Result<std::string> id = client_.CreateMultipartUpload(to, meta, type);
-  if (!id.ok()) return FromClient(id.status(), "CREATE-MULTIPART", to);
+  if (!id.ok()) return FromServer(id.status(), "CREATE-MULTIPART", to);
   std::vector<s3::CompletedPart> parts;
   for (uint64_t off = 0; off < size; off += kCopyPartSize) {
     s3::UploadPartCopyRequest part;
@@ -824,14 +1012,14 @@ Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std
     Result<std::string> etag = client_.UploadPartCopy(part);
     if (!etag.ok()) {
       (void)client_.AbortMultipartUpload(to, *id);
-      return FromClient(etag.status(), "UPLOAD-PART-COPY", to);
+      return FromServer(etag.status(), "UPLOAD-PART-COPY", to);
     }
     parts.push_back({part.part_number, *etag});
   }
   Result<std::string> etag = client_.CompleteMultipartUpload(to, *id, parts);
   if (!etag.ok()) {
     (void)client_.AbortMultipartUpload(to, *id);
-    return FromClient(etag.status(), "COMPLETE-MULTIPART", to);
+    return FromServer(etag.status(), "COMPLETE-MULTIPART", to);
   }
   return etag;
 }
@@ -858,7 +1046,7 @@ void Filesystem::Impl::KeepDirectory(InodeId dir) {
   list.max_keys = 1;
   Result<s3::ListObjectsPage> page = client_.ListObjects(list);
   if (!page.ok()) {
-    spdlog::warn("{}", FromClient(page.status(), "LIST", prefix).ToString());
+    spdlog::warn("{}", FromServer(page.status(), "LIST", prefix).ToString());
     return;
   }
   if (!page->objects.empty() && page->objects[0].key != prefix) return;  // not empty, no marker
@@ -870,7 +1058,7 @@ void Filesystem::Impl::KeepDirectory(InodeId dir) {
     put.content_type = kDirectoryContentType;
     Result<std::string> etag = client_.PutObject(put);
     if (!etag.ok()) {
-      spdlog::warn("{}", FromClient(etag.status(), "PUT", prefix).ToString());
+      spdlog::warn("{}", FromServer(etag.status(), "PUT", prefix).ToString());
       return;
     }
   }
@@ -899,13 +1087,24 @@ Status Filesystem::Impl::FlushFilesUnder(const std::string& path) {
   return Status::Ok();
 }
 
-Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, InodeId new_parent,
-                                std::string_view new_name_view, unsigned flags) {
+Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::string_view name_view,
+                                InodeId new_parent, std::string_view new_name_view,
+                                unsigned flags) {
   if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
   if (flags & kRenameExchange) return Status(ErrorCode::kNotSupported, "RENAME_EXCHANGE");
   std::string name(name_view), new_name(new_name_view);
   Result<std::string> new_parent_path = ParentPath(new_parent);
   if (!new_parent_path.ok()) return new_parent_path.status();
+  {
+    // Before any request. The scope key of a directory is its own key, and the engine's
+    // permission never shrinks going down, so checking a directory covers every key below it.
+    Result<std::string> parent_path = ParentPath(parent);
+    if (!parent_path.ok()) return parent_path.status();
+    SPACESFS_RETURN_IF_ERROR(
+        Authorize(caller, auth::Operation::kRenameFrom, JoinPath(*parent_path, name)));
+    SPACESFS_RETURN_IF_ERROR(Authorize(caller, auth::Operation::kRenameTo,
+                                       JoinPath(*new_parent_path, new_name)));
+  }
   Result<Resolved> src = ResolveChild(parent, name);
   if (!src.ok()) return src.status();
   if (!src->exists) return Status(ErrorCode::kNotFound, name);
@@ -920,6 +1119,7 @@ Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, Inod
   if (!dst.ok()) return dst.status();
   if (dst->exists) {
     if (flags & kRenameNoReplace) return Status(ErrorCode::kExists, dst_path);
+    SPACESFS_RETURN_IF_ERROR(Authorize(caller, auth::Operation::kOverwrite, dst_path));
     bool dst_dir = dst->type == FileType::kDirectory;
     if (is_dir && !dst_dir) return Status(ErrorCode::kNotDirectory, dst_path);
     if (!is_dir && dst_dir) return Status(ErrorCode::kIsDirectory, dst_path);
@@ -928,14 +1128,12 @@ Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, Inod
       list.prefix = DirPrefix(dst_path);
       list.max_keys = 2;
       Result<s3::ListObjectsPage> page = client_.ListObjects(list);
-      if (!page.ok()) return FromClient(page.status(), "LIST", list.prefix);
+      if (!page.ok()) return FromServer(page.status(), "LIST", list.prefix);
       for (const s3::ObjectInfo& object : page->objects) {
         if (object.key != list.prefix) return Status(ErrorCode::kNotEmpty, dst_path);
       }
     }
   }
-  SPACESFS_RETURN_IF_ERROR(Check(Access::kDelete, is_dir ? DirPrefix(src->path) : Key(src->path)));
-  SPACESFS_RETURN_IF_ERROR(Check(Access::kWrite, is_dir ? DirPrefix(dst_path) : Key(dst_path)));
   SPACESFS_RETURN_IF_ERROR(FlushFilesUnder(src->path));
 
   if (!is_dir) {
@@ -971,7 +1169,7 @@ Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, Inod
     Result<std::string> etag = CopyKey(from, to, size, replace, metadata, content_type);
     if (!etag.ok()) return etag.status();
     Status del = client_.DeleteObject(from);
-    if (!del.ok()) return FromClient(del, "DELETE", from);
+    if (!del.ok()) return FromServer(del, "DELETE", from);
     std::unique_lock lock(mu_);
     if (dst->exists) {
       if (Inode* old = FindInode(dst->ino); old != nullptr && old->ino != src->ino) {
@@ -1000,7 +1198,7 @@ Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, Inod
   list.max_keys = 1000;
   for (;;) {
     Result<s3::ListObjectsPage> page = client_.ListObjects(list);
-    if (!page.ok()) return FromClient(page.status(), "LIST", from_prefix);
+    if (!page.ok()) return FromServer(page.status(), "LIST", from_prefix);
     for (const s3::ObjectInfo& object : page->objects) {
       Result<std::string> etag =
           CopyKey(object.key, to_prefix + object.key.substr(from_prefix.size()), object.size,
@@ -1021,15 +1219,15 @@ Status Filesystem::Impl::Rename(InodeId parent, std::string_view name_view, Inod
       if (Inode* inode = FindInode(src->ino)) put.metadata = MetadataFor(*inode);
     }
     Result<std::string> etag = client_.PutObject(put);
-    if (!etag.ok()) return FromClient(etag.status(), "PUT", to_prefix);
+    if (!etag.ok()) return FromServer(etag.status(), "PUT", to_prefix);
   }
   for (size_t i = 0; i < keys.size(); i += 1000) {
     std::vector<std::string> batch(keys.begin() + i,
                                    keys.begin() + std::min(keys.size(), i + 1000));
     Result<std::vector<s3::DeleteError>> failed = client_.DeleteObjects(batch);
-    if (!failed.ok()) return FromClient(failed.status(), "DELETE-OBJECTS", from_prefix);
+    if (!failed.ok()) return FromServer(failed.status(), "DELETE-OBJECTS", from_prefix);
     if (!failed->empty()) {
-      return FromClient(failed->front().status, "DELETE-OBJECTS", failed->front().key);
+      return FromServer(failed->front().status, "DELETE-OBJECTS", failed->front().key);
     }
   }
   std::unique_lock lock(mu_);
@@ -1066,7 +1264,7 @@ Status Filesystem::Impl::EnsureLoaded(OpenFile& file, const std::string& key) {
       if (info.status().code() == ErrorCode::kNotFound) {
         return Status(ErrorCode::kStale, key + " was deleted while open");
       }
-      return FromClient(info.status(), "GET", key);
+      return FromServer(info.status(), "GET", key);
     }
     if (offset != file.base_size) return Status(ErrorCode::kIoError, key + ": short download");
   }
@@ -1085,13 +1283,13 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
     put.metadata = metadata;
     put.content_type = content_type;
     Result<std::string> etag = client_.PutObject(put);
-    if (!etag.ok()) return FromClient(etag.status(), "PUT", key);
+    if (!etag.ok()) return FromServer(etag.status(), "PUT", key);
     return etag;
   }
   uint64_t part_size = std::max<uint64_t>(options_.part_size, 5ull << 20);
   while ((size + part_size - 1) / part_size > 10000) part_size *= 2;
   Result<std::string> id = client_.CreateMultipartUpload(key, metadata, content_type);
-  if (!id.ok()) return FromClient(id.status(), "CREATE-MULTIPART", key);
+  if (!id.ok()) return FromServer(id.status(), "CREATE-MULTIPART", key);
   std::vector<s3::CompletedPart> parts;
   for (uint64_t off = 0; off < size; off += part_size) {
     int number = static_cast<int>(parts.size() + 1);
@@ -1099,14 +1297,14 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
         client_.UploadPart(key, *id, number, staging.Body(off, std::min(part_size, size - off)));
     if (!etag.ok()) {
       (void)client_.AbortMultipartUpload(key, *id);
-      return FromClient(etag.status(), "UPLOAD-PART", key);
+      return FromServer(etag.status(), "UPLOAD-PART", key);
     }
     parts.push_back({number, *etag});
   }
   Result<std::string> etag = client_.CompleteMultipartUpload(key, *id, parts);
   if (!etag.ok()) {
     (void)client_.AbortMultipartUpload(key, *id);
-    return FromClient(etag.status(), "COMPLETE-MULTIPART", key);
+    return FromServer(etag.status(), "COMPLETE-MULTIPART", key);
   }
   return etag;
 }
@@ -1124,7 +1322,6 @@ Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file) {
     metadata = MetadataFor(*inode);
     content_type = inode->content_type;
   }
-  SPACESFS_RETURN_IF_ERROR(Check(Access::kWrite, key));
   Result<std::string> etag = Upload(key, *file.staging, metadata, content_type);
   if (!etag.ok()) return etag.status();
   file.dirty = false;
@@ -1149,7 +1346,8 @@ Result<std::shared_ptr<Handle>> Filesystem::Impl::GetHandle(FileHandle fh) {
   return it->second;
 }
 
-Result<OpenReply> Filesystem::Impl::Open(InodeId ino, int flags) {
+Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int flags,
+                                         bool created) {
   bool write = Writable(flags);
   if (write && options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
   std::string path;
@@ -1174,15 +1372,23 @@ Result<OpenReply> Filesystem::Impl::Open(InodeId ino, int flags) {
     }
   };
   std::string key = Key(path);
-  Status access = Check(write ? Access::kWrite : Access::kRead, key);
+  auto handle = std::make_shared<Handle>();
+  handle->ino = ino;
+  handle->flags = flags;
+  handle->caller = caller;
+  handle->created = created;
+  handle->file = file;
+  Status access = (flags & O_ACCMODE) == O_WRONLY
+                      ? Status::Ok()
+                      : Authorize(caller, auth::Operation::kRead, path);
+  if (access.ok() && write) access = Authorize(caller, WriteOperation(*handle), path);
+  if (access.ok() && write && (flags & O_TRUNC) && !created) {
+    access = Authorize(caller, auth::Operation::kOverwrite, path);
+  }
   if (!access.ok()) {
     undo();
     return access;
   }
-  auto handle = std::make_shared<Handle>();
-  handle->ino = ino;
-  handle->flags = flags;
-  handle->file = file;
   {
     std::lock_guard flock(file->mu);
     if (!file->staging || (!file->dirty && !file->unlinked)) {
@@ -1203,7 +1409,7 @@ Result<OpenReply> Filesystem::Impl::Open(InodeId ino, int flags) {
             std::lock_guard lock(mu_);
             if (Inode* inode = FindInode(ino)) Detach(*inode);
           }
-          return FromClient(head.status(), "HEAD", key);
+          return FromServer(head.status(), "HEAD", key);
         }
         etag = head->etag;
         size = head->size;
@@ -1261,6 +1467,14 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
                                              std::string_view name, uint32_t mode, int flags) {
   if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
   bool excl = (flags & O_EXCL) != 0;
+  {
+    // Before any request. Every permission that may overwrite may also create, so a caller
+    // refused kCreate is refused whatever exists at the name.
+    Result<std::string> parent_path = ParentPath(parent);
+    if (!parent_path.ok()) return parent_path.status();
+    SPACESFS_RETURN_IF_ERROR(
+        Authorize(caller, auth::Operation::kCreate, JoinPath(*parent_path, name)));
+  }
   Result<Resolved> existing = ResolveChild(parent, name);
   if (!existing.ok()) return existing.status();
   CreateReply reply;
@@ -1280,7 +1494,7 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
     if (!entry.ok()) return entry.status();
     reply.entry = *entry;
   }
-  Result<OpenReply> open = Open(reply.entry.ino, flags);
+  Result<OpenReply> open = Open(caller, reply.entry.ino, flags, !existing->exists);
   if (!open.ok()) {
     Forget(reply.entry.ino, 1);
     return open.status();
@@ -1323,7 +1537,7 @@ Result<std::string> Filesystem::Impl::ReadRemote(Handle& handle, const std::stri
     if (info.status().code() == ErrorCode::kNotFound) {
       return Status(ErrorCode::kStale, key + " was deleted while open");
     }
-    return FromClient(info.status(), "GET", key);
+    return FromServer(info.status(), "GET", key);
   }
   if (data.size() != fetch_end - offset) return Status(ErrorCode::kIoError, key + ": short read");
   handle.buf_start = offset;
@@ -1337,6 +1551,14 @@ Result<std::string> Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_
   if (!handle.ok()) return handle.status();
   Handle& h = **handle;
   std::string key;
+  std::string path;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(h.ino);
+    if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    path = inode->path;
+  }
+  SPACESFS_RETURN_IF_ERROR(Authorize(h.caller, auth::Operation::kRead, path));
   {
     std::lock_guard flock(h.file->mu);
     if (h.file->staging) return h.file->staging->Read(offset, size);
@@ -1345,7 +1567,6 @@ Result<std::string> Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     key = Key(inode->path);
   }
-  SPACESFS_RETURN_IF_ERROR(Check(Access::kRead, key));
   return ReadRemote(h, key, offset, size);
 }
 
@@ -1358,12 +1579,16 @@ Result<size_t> Filesystem::Impl::Write(FileHandle fh, uint64_t offset, std::stri
   OpenFile& file = *h.file;
   std::lock_guard flock(file.mu);
   std::string key;
+  std::string path;
   {
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(h.ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
-    key = Key(inode->path);
+    path = inode->path;
+    key = Key(path);
   }
+  // The file's current path: a handle kept across a rename is checked where the file is now.
+  SPACESFS_RETURN_IF_ERROR(Authorize(h.caller, WriteOperation(h), path));
   SPACESFS_RETURN_IF_ERROR(EnsureLoaded(file, key));
   if (h.flags & O_APPEND) offset = file.staging->size();
   if (offset + data.size() > (5ull << 40)) return Status(ErrorCode::kNoSpace, "over 5 TiB");
@@ -1383,6 +1608,10 @@ Status Filesystem::Impl::Flush(FileHandle fh) {
   Result<std::shared_ptr<Handle>> handle = GetHandle(fh);
   if (!handle.ok()) return handle.status();
   std::lock_guard flock((*handle)->file->mu);
+  if (Status allowed = AuthorizeUpload(**handle); !allowed.ok()) {
+    // A handle not open for writing does not own the pending bytes: its writer decides.
+    return Writable((*handle)->flags) ? allowed : Status::Ok();
+  }
   return UploadLocked((*handle)->ino, *(*handle)->file);
 }
 
@@ -1398,7 +1627,17 @@ Status Filesystem::Impl::Release(FileHandle fh) {
   Status s;
   {
     std::lock_guard flock(handle->file->mu);
-    s = UploadLocked(handle->ino, *handle->file);
+    s = AuthorizeUpload(*handle);
+    if (!s.ok()) {
+      if (Writable(handle->flags)) {
+        // Refused where the file is now: the pending bytes are never uploaded.
+        handle->file->dirty = false;
+      } else {
+        s = Status::Ok();  // a reader does not own the pending bytes: its writer decides
+      }
+    } else {
+      s = UploadLocked(handle->ino, *handle->file);
+    }
   }
   std::lock_guard lock(mu_);
   if (Inode* inode = FindInode(handle->ino)) {
@@ -1411,22 +1650,39 @@ Status Filesystem::Impl::Release(FileHandle fh) {
   return s;
 }
 
-Result<AttrReply> Filesystem::Impl::SetAttr(const Caller& /*caller*/, InodeId ino,
+Result<AttrReply> Filesystem::Impl::SetAttr(const Caller& caller, InodeId ino,
                                             const SetAttrRequest& request,
                                             std::optional<FileHandle> fh) {
   if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
   std::shared_ptr<OpenFile> file;
   std::string key;
+  std::string path;
   FileType type;
+  bool creating = false;  // the caller holds the handle that created this file
   {
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     type = inode->type;
+    path = inode->path;
     key = type == FileType::kDirectory ? DirPrefix(inode->path) : Key(inode->path);
     file = inode->file;
+    for (const auto& [id, h] : handles_) {
+      if (h->ino != ino || !h->created || h->caller.uid != caller.uid) continue;
+      if (!fh || *fh == id) creating = true;
+    }
   }
-  SPACESFS_RETURN_IF_ERROR(Check(Access::kWrite, key));
+  bool times_only = !request.mode && !request.uid && !request.gid;
+  if (request.size) {
+    SPACESFS_RETURN_IF_ERROR(Authorize(
+        caller, creating ? auth::Operation::kCreate : auth::Operation::kOverwrite, path));
+  }
+  if (request.mode || request.uid || request.gid || request.atime_ns || request.mtime_ns) {
+    // Setting the times of a file one is still creating (touch, cp -p) is part of creating it.
+    SPACESFS_RETURN_IF_ERROR(Authorize(
+        caller, creating && times_only ? auth::Operation::kCreate : auth::Operation::kSetattr,
+        path));
+  }
   if (request.size) {
     if (type == FileType::kDirectory) return Status(ErrorCode::kIsDirectory, key);
     if (type == FileType::kSymlink) return Status(ErrorCode::kInvalidArgument, key);
@@ -1439,7 +1695,7 @@ Result<AttrReply> Filesystem::Impl::SetAttr(const Caller& /*caller*/, InodeId in
     if (temporary) {
       // truncate(2) of a file not open here: stage, truncate, upload now.
       file = std::make_shared<OpenFile>();
-      Result<AttrReply> current = GetAttr(ino);
+      Result<AttrReply> current = GetAttr(nullptr, ino);
       if (!current.ok()) return current.status();
       std::lock_guard lock(mu_);
       Inode* inode = FindInode(ino);
@@ -1521,7 +1777,7 @@ Status Filesystem::Impl::FlushMetadata(InodeId ino) {
   if (!metadata_known && (type != FileType::kDirectory || has_marker)) {
     Result<s3::ObjectInfo> head = client_.HeadObject(key);
     if (!head.ok() && head.status().code() != ErrorCode::kNotFound) {
-      return FromClient(head.status(), "HEAD", key);
+      return FromServer(head.status(), "HEAD", key);
     }
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(ino);
@@ -1557,7 +1813,7 @@ Status Filesystem::Impl::FlushMetadata(InodeId ino) {
     put.metadata = metadata;
     put.content_type = kDirectoryContentType;
     etag = client_.PutObject(put);
-    if (!etag.ok()) etag = FromClient(etag.status(), "PUT", key);
+    if (!etag.ok()) etag = FromServer(etag.status(), "PUT", key);
   } else {
     s3::CopyObjectRequest copy;
     copy.source_key = key;
@@ -1570,7 +1826,7 @@ Status Filesystem::Impl::FlushMetadata(InodeId ino) {
     etag = client_.CopyObject(copy);
     if (!etag.ok()) {
       if (etag.status().code() == ErrorCode::kNotFound) return Status::Ok();
-      etag = FromClient(etag.status(), "COPY", key);
+      etag = FromServer(etag.status(), "COPY", key);
     }
   }
   std::vector<std::shared_ptr<Handle>> to_update;
@@ -1627,13 +1883,21 @@ Status Filesystem::Impl::SyncMetadata(bool only_due) {
   return first;
 }
 
-Result<DirHandle> Filesystem::Impl::OpenDir(InodeId ino) {
+Result<DirHandle> Filesystem::Impl::OpenDir(const Caller& caller, InodeId ino) {
+  std::string path;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    if (inode->type != FileType::kDirectory) return Status(ErrorCode::kNotDirectory, inode->path);
+    path = inode->path;
+  }
+  SPACESFS_RETURN_IF_ERROR(Authorize(caller, auth::Operation::kList, path));
   std::lock_guard lock(mu_);
-  Inode* inode = FindInode(ino);
-  if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
-  if (inode->type != FileType::kDirectory) return Status(ErrorCode::kNotDirectory, inode->path);
+  if (FindInode(ino) == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
   auto state = std::make_shared<DirState>();
   state->ino = ino;
+  state->caller = caller;
   DirHandle dh = next_handle_++;
   dirs_[dh] = state;
   return dh;
@@ -1662,10 +1926,35 @@ Status Filesystem::Impl::ReadDirImpl(DirHandle dh, uint64_t offset, bool plus,
   }
   std::lock_guard dlock(state->mu);
   if (offset == 0 || !state->loaded) {
-    SPACESFS_RETURN_IF_ERROR(Check(Access::kList, DirPrefix(path)));
-    Result<std::vector<DirItem>> items = ListDirectory(path);
-    if (!items.ok()) return items.status();
-    state->items = std::move(*items);
+    // Checked on the directory's current path (it may have moved since OpenDir).
+    SPACESFS_RETURN_IF_ERROR(Authorize(state->caller, auth::Operation::kList, path));
+    auth::ListPlan plan;
+    plan.kind = auth::ListPlan::Kind::kAll;
+    if (options_.scope) plan = options_.scope->PlanList(ScopeKey(path), ToAuthCaller(state->caller));
+    std::vector<DirItem> listed;
+    if (plan.kind == auth::ListPlan::Kind::kOnly) {
+      for (const std::string& name : plan.directories) {  // no request: exactly these
+        DirItem item;
+        item.name = name;
+        item.type = FileType::kDirectory;
+        listed.push_back(std::move(item));
+      }
+    } else if (plan.kind == auth::ListPlan::Kind::kAll) {
+      Result<std::vector<DirItem>> items = ListDirectory(path);
+      if (!items.ok()) return items.status();
+      if (options_.scope) {
+        auth::Caller who = ToAuthCaller(state->caller);
+        for (DirItem& item : *items) {
+          if (options_.scope->IsVisible(ScopeKey(JoinPath(path, item.name)),
+                                        item.type == FileType::kDirectory, who)) {
+            listed.push_back(std::move(item));
+          }
+        }
+      } else {
+        listed = std::move(*items);
+      }
+    }
+    state->items = std::move(listed);
     state->loaded = true;
   }
   for (uint64_t i = offset; i < state->items.size() + 2; ++i) {
@@ -1728,17 +2017,17 @@ void Filesystem::ForgetMulti(std::span<const std::pair<InodeId, uint64_t>> items
 }
 double Filesystem::NegativeTimeoutSeconds() const { return impl_->NegativeTimeoutSeconds(); }
 
-Result<AttrReply> Filesystem::GetAttr(const Caller& /*caller*/, InodeId ino,
+Result<AttrReply> Filesystem::GetAttr(const Caller& caller, InodeId ino,
                                       std::optional<FileHandle> /*fh*/) {
-  return impl_->GetAttr(ino);
+  return impl_->GetAttr(&caller, ino);
 }
 Result<AttrReply> Filesystem::SetAttr(const Caller& caller, InodeId ino,
                                       const SetAttrRequest& request,
                                       std::optional<FileHandle> fh) {
   return impl_->SetAttr(caller, ino, request, fh);
 }
-Result<std::string> Filesystem::ReadLink(const Caller& /*caller*/, InodeId ino) {
-  return impl_->ReadLink(ino);
+Result<std::string> Filesystem::ReadLink(const Caller& caller, InodeId ino) {
+  return impl_->ReadLink(caller, ino);
 }
 
 Result<Entry> Filesystem::MkDir(const Caller& caller, InodeId parent, std::string_view name,
@@ -1763,19 +2052,19 @@ Result<Entry> Filesystem::Link(const Caller& /*caller*/, InodeId /*ino*/, InodeI
                                std::string_view /*new_name*/) {
   return Status(ErrorCode::kNotPermitted, "hard links are not supported");
 }
-Status Filesystem::Unlink(const Caller& /*caller*/, InodeId parent, std::string_view name) {
-  return impl_->Unlink(parent, name);
+Status Filesystem::Unlink(const Caller& caller, InodeId parent, std::string_view name) {
+  return impl_->Unlink(caller, parent, name);
 }
-Status Filesystem::RmDir(const Caller& /*caller*/, InodeId parent, std::string_view name) {
-  return impl_->RmDir(parent, name);
+Status Filesystem::RmDir(const Caller& caller, InodeId parent, std::string_view name) {
+  return impl_->RmDir(caller, parent, name);
 }
-Status Filesystem::Rename(const Caller& /*caller*/, InodeId parent, std::string_view name,
+Status Filesystem::Rename(const Caller& caller, InodeId parent, std::string_view name,
                           InodeId new_parent, std::string_view new_name, unsigned flags) {
-  return impl_->Rename(parent, name, new_parent, new_name, flags);
+  return impl_->Rename(caller, parent, name, new_parent, new_name, flags);
 }
 
-Result<OpenReply> Filesystem::Open(const Caller& /*caller*/, InodeId ino, int flags) {
-  return impl_->Open(ino, flags);
+Result<OpenReply> Filesystem::Open(const Caller& caller, InodeId ino, int flags) {
+  return impl_->Open(caller, ino, flags, false);
 }
 Result<CreateReply> Filesystem::Create(const Caller& caller, InodeId parent,
                                        std::string_view name, uint32_t mode, int flags) {
@@ -1791,8 +2080,8 @@ Status Filesystem::Flush(FileHandle fh) { return impl_->Flush(fh); }
 Status Filesystem::Fsync(FileHandle fh, bool /*datasync*/) { return impl_->Flush(fh); }
 Status Filesystem::Release(FileHandle fh) { return impl_->Release(fh); }
 
-Result<DirHandle> Filesystem::OpenDir(const Caller& /*caller*/, InodeId ino) {
-  return impl_->OpenDir(ino);
+Result<DirHandle> Filesystem::OpenDir(const Caller& caller, InodeId ino) {
+  return impl_->OpenDir(caller, ino);
 }
 Status Filesystem::ReadDir(DirHandle dh, uint64_t offset, const DirFiller& filler) {
   return impl_->ReadDirImpl(dh, offset, false, filler, nullptr);
@@ -1816,6 +2105,7 @@ Result<StatFsReply> Filesystem::StatFs(InodeId /*ino*/) {
 
 Status Filesystem::SetXattr(const Caller& /*caller*/, InodeId /*ino*/, std::string_view /*name*/,
                             std::string_view /*value*/, int /*flags*/) {
+  // Unsupported for everyone, so no scope decision is needed (setattr would be kSetattr).
   return Status(ErrorCode::kNotSupported, "extended attributes are not supported");
 }
 Result<std::string> Filesystem::GetXattr(const Caller& /*caller*/, InodeId /*ino*/,
@@ -1832,5 +2122,7 @@ Status Filesystem::RemoveXattr(const Caller& /*caller*/, InodeId /*ino*/,
 }
 
 Status Filesystem::SyncMetadata() { return impl_->SyncMetadata(false); }
+
+Counters Filesystem::GetCounters() const { return impl_->GetCounters(); }
 
 }  // namespace spacesfs::fs

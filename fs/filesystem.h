@@ -33,9 +33,22 @@
 // in Options; changes made behind the mount's back are seen after they expire.
 //
 // Permissions: the Filesystem does not check POSIX permission bits (mount with default_permissions
-// so the kernel does). Caller is used for the owner of new files and directories, and is passed to
-// Options::check_access (scope checks); a refused check is kPermissionDenied. A read-only mount
-// gives kReadOnly for every modification.
+// so the kernel does). Caller is used for the owner of new files and directories, and for the
+// scope (Options::scope, auth/scope.h, docs/SCOPES.md), checked before any request is sent, on the
+// key's current path (a handle follows its file through renames):
+//   Lookup/GetAttr: the name must be visible (IsVisible), else kPermissionDenied;
+//   OpenDir/ReadDir: kList, and entries are filtered (PlanList/IsVisible);
+//   Open: kRead for reading; for writing kOverwrite (kAppend with O_APPEND); the same again on
+//   every Write and Flush/Release that uploads; a handle from Create (a new file) uses kCreate
+//   until it is released; Read: kRead; ReadLink: kRead;
+//   Create/MkNod/Symlink: kCreate; MkDir: kMkdir; RmDir: kRmdir; Unlink: kDelete;
+//   Rename: kRenameFrom (source), kRenameTo (destination) and kOverwrite if the destination exists;
+//   SetAttr: size is kOverwrite (kCreate through the creating handle); mode/owner/times are
+//   kSetattr (times only, while the caller's creating handle is open: kCreate, so touch works).
+// A decision kReadOnly is kReadOnly, kDenied is kPermissionDenied. Each denial is counted and logged
+// (warning) once per key, operation and uid. A read-only mount gives kReadOnly for every
+// modification. A server refusal (403) is kAccessDenied, logged once per key and operation with the
+// profile, Space, key and S3 error code.
 //
 // Errors common to all methods: kNotFound for an unknown inode or handle, or a missing name;
 // kAccessDenied / kAuthFailed when the server refused (403); kIoError for network, timeout, server
@@ -61,6 +74,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/scope.h"
 #include "common/result.h"
 #include "common/status.h"
 #include "s3/object_client.h"
@@ -166,9 +180,6 @@ struct StatFsReply {
 inline constexpr unsigned kRenameNoReplace = 1;
 inline constexpr unsigned kRenameExchange = 2;
 
-// What an operation is about to do to a key, for Options::check_access.
-enum class Access { kRead, kList, kWrite, kDelete };
-
 struct Options {
   // Key prefix of the mount root: "" (the whole bucket) or a prefix ending in '/'.
   std::string prefix;
@@ -198,11 +209,23 @@ struct Options {
   // chmod/chown/utimens are written after this delay, so changes within it cost one request.
   std::chrono::milliseconds metadata_flush_delay = std::chrono::seconds(1);
 
-  // Optional scope check, called before every request on a key ("" for the root listing); a
-  // non-OK Status is returned to the caller as kPermissionDenied.
-  std::function<Status(Access access, std::string_view key)> check_access;
+  // The scope of the mount (null: everything allowed). Keys given to it are full keys (prefix
+  // included) without a leading or trailing '/'.
+  std::shared_ptr<const auth::ScopeChecker> scope;
+  // For log lines: the credential profile and the Space (bucket) name.
+  std::string profile_name;
+  std::string space_name;
+  // For log lines: the name of a uid ("alice"); empty or unset gives no name.
+  std::function<std::string(uint32_t uid)> user_name;
   // Optional monotonic clock for the caches (tests inject one); steady_clock when empty.
   std::function<std::chrono::steady_clock::time_point()> clock;
+};
+
+// What the Filesystem has done so far (monotonic counts).
+struct Counters {
+  uint64_t requests = 0;        // requests sent to the server
+  uint64_t denials_local = 0;   // operations refused by the scope (no request sent)
+  uint64_t denials_server = 0;  // requests the server refused (403)
 };
 
 class Filesystem {
@@ -299,6 +322,9 @@ class Filesystem {
 
   // Writes pending chmod/chown/utimens changes now (instead of after metadata_flush_delay).
   Status SyncMetadata();
+
+  // A snapshot of the counters; may be called at any time from any thread.
+  Counters GetCounters() const;
 
  private:
   class Impl;

@@ -703,15 +703,15 @@ TEST_F(FilesystemTest, ReadOnlyMountAndScopeChecks) {
   EXPECT_EQ(*ReadFile(f), "x");
 
   o.read_only = false;
-  o.check_access = [](Access access, std::string_view key) {
-    if (access != Access::kRead && access != Access::kList && key.starts_with("locked")) {
-      return Status(ErrorCode::kAccessDenied, "scope");
-    }
-    return Status::Ok();
-  };
+  // An append-only scope (tests/fs/scope_*_test.cc cover scopes fully): creating is allowed,
+  // deleting is refused before any request.
+  Result<auth::ScopeChecker> scope =
+      auth::ScopeChecker::Create("test-bucket", {*auth::ParseGrant("test-bucket:append-only")}, {});
+  ASSERT_TRUE(scope.ok()) << scope.status().ToString();
+  o.scope = std::make_shared<const auth::ScopeChecker>(std::move(*scope));
   Mount(o);
-  EXPECT_EQ(fs_->Create(caller_, kRootInode, "locked-file", 0644, O_CREAT).status().code(),
-            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(fs_->Unlink(caller_, kRootInode, "f").code(), ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(client_.Data("f").has_value());
   EXPECT_TRUE(WriteFile(kRootInode, "open-file", "ok").ok());
 }
 

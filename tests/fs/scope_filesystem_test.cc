@@ -1,0 +1,502 @@
+// Scopes enforced by the Filesystem (fs/filesystem.h over s3/memory_object_client.h): every
+// permission x operation, visibility, renames across prefixes, handles kept across a rename,
+// per-user grants, server refusals, and the one-line denial log.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "auth/grant.h"
+#include "auth/scope.h"
+#include "fs/filesystem.h"
+#include "s3/memory_object_client.h"
+
+namespace spacesfs::fs {
+namespace {
+
+using auth::Permission;
+
+const Caller kAlice{1001, 1001, 0, {}};
+const Caller kBob{1002, 1002, 0, {2000}};  // in editors
+const Caller kCarol{1003, 1003, 0, {}};
+
+std::shared_ptr<const auth::ScopeChecker> MakeScope(const std::vector<std::string>& grants) {
+  std::vector<auth::Grant> parsed;
+  for (const std::string& g : grants) {
+    Result<auth::Grant> grant = auth::ParseGrant(g);
+    EXPECT_TRUE(grant.ok()) << g << ": " << grant.status().ToString();
+    if (grant.ok()) parsed.push_back(*grant);
+  }
+  auth::NameLookup lookup;
+  lookup.user_id = [](std::string_view name) -> std::optional<uid_t> {
+    if (name == "alice") return 1001;
+    if (name == "bob") return 1002;
+    return std::nullopt;
+  };
+  lookup.group_id = [](std::string_view name) -> std::optional<gid_t> {
+    if (name == "editors") return 2000;
+    return std::nullopt;
+  };
+  Result<auth::ScopeChecker> scope = auth::ScopeChecker::Create("photos", parsed, lookup);
+  EXPECT_TRUE(scope.ok()) << scope.status().ToString();
+  if (!scope.ok()) return nullptr;
+  return std::make_shared<const auth::ScopeChecker>(std::move(*scope));
+}
+
+class ScopeTest : public ::testing::Test {
+ protected:
+  ScopeTest() : client_(std::make_unique<s3::MemoryObjectClient>("photos")) {}
+
+  // An empty Space and no mount.
+  void Fresh() {
+    fs_.reset();
+    client_ = std::make_unique<s3::MemoryObjectClient>("photos");
+  }
+
+  void Mount(const std::vector<std::string>& grants) {
+    fs_.reset();
+    Options o;
+    o.staging_dir = ::testing::TempDir();
+    o.attr_ttl = std::chrono::seconds(0);  // every check below sees the server
+    o.entry_ttl = std::chrono::seconds(0);
+    o.negative_ttl = std::chrono::seconds(0);
+    o.metadata_flush_delay = std::chrono::seconds(60);
+    o.scope = MakeScope(grants);
+    o.profile_name = "photos-test";
+    o.space_name = "photos";
+    o.user_name = [](uint32_t uid) { return uid == 1001 ? std::string("alice") : std::string(); };
+    fs_ = std::make_unique<Filesystem>(*client_, std::move(o));
+  }
+
+  void Put(const std::string& key, std::string_view data) {
+    s3::PutObjectRequest req;
+    req.key = key;
+    req.body = s3::BodySource::FromView(data);
+    ASSERT_TRUE(client_->PutObject(req).ok());
+  }
+
+  // The inode of a path ("a/b"), looked up as caller.
+  Result<InodeId> Resolve(const Caller& caller, const std::string& path) {
+    InodeId ino = kRootInode;
+    size_t start = 0;
+    while (start < path.size()) {
+      size_t end = path.find('/', start);
+      if (end == std::string::npos) end = path.size();
+      Result<Entry> e = fs_->Lookup(caller, ino, path.substr(start, end - start));
+      if (!e.ok()) return e.status();
+      ino = e->ino;
+      start = end + 1;
+    }
+    return ino;
+  }
+  InodeId Ino(const Caller& caller, const std::string& path) {
+    Result<InodeId> ino = Resolve(caller, path);
+    EXPECT_TRUE(ino.ok()) << path << ": " << ino.status().ToString();
+    return ino.ok() ? *ino : 0;
+  }
+
+  Result<std::vector<std::string>> List(const Caller& caller, InodeId dir) {
+    Result<DirHandle> dh = fs_->OpenDir(caller, dir);
+    if (!dh.ok()) return dh.status();
+    std::vector<std::string> names;
+    Status s = fs_->ReadDir(*dh, 0, [&](const DirEntry& e) {
+      if (e.name != "." && e.name != "..") names.push_back(e.name);
+      return true;
+    });
+    (void)fs_->ReleaseDir(*dh);
+    if (!s.ok()) return s;
+    return names;
+  }
+
+  Status WriteNew(const Caller& caller, InodeId parent, const std::string& name,
+                  std::string_view data) {
+    Result<CreateReply> c = fs_->Create(caller, parent, name, 0644, O_WRONLY | O_CREAT | O_EXCL);
+    if (!c.ok()) return c.status();
+    Result<size_t> n = fs_->Write(c->open.fh, 0, data);
+    if (!n.ok()) {
+      (void)fs_->Release(c->open.fh);
+      return n.status();
+    }
+    return fs_->Release(c->open.fh);
+  }
+
+  Status OpenWriteRelease(const Caller& caller, InodeId ino, int flags, std::string_view data) {
+    Result<OpenReply> o = fs_->Open(caller, ino, flags);
+    if (!o.ok()) return o.status();
+    Result<size_t> n = fs_->Write(o->fh, 0, data);
+    if (!n.ok()) {
+      (void)fs_->Release(o->fh);
+      return n.status();
+    }
+    return fs_->Release(o->fh);
+  }
+
+  std::unique_ptr<s3::MemoryObjectClient> client_;
+  std::unique_ptr<Filesystem> fs_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Every permission x operation on a prefix grant photos/p/.
+
+struct Cell {
+  const char* operation;
+  Permission minimum;  // the least permission allowing it (docs/SCOPES.md)
+};
+
+const Cell kCells[] = {
+    {"list", Permission::kRead},
+    {"read", Permission::kRead},
+    {"create", Permission::kAppendOnly},
+    {"mkdir", Permission::kAppendOnly},
+    {"overwrite", Permission::kReadWriteNoDelete},
+    {"append", Permission::kReadWriteNoDelete},
+    {"truncate", Permission::kReadWriteNoDelete},
+    {"delete", Permission::kReadWrite},
+    {"rename", Permission::kReadWrite},
+    {"rmdir", Permission::kReadWrite},
+    {"chmod", Permission::kFullAccess},
+    {"utimens", Permission::kFullAccess},
+};
+
+const Permission kPermissions[] = {Permission::kRead, Permission::kAppendOnly,
+                                   Permission::kReadWriteNoDelete, Permission::kReadWrite,
+                                   Permission::kFullAccess};
+
+TEST_F(ScopeTest, EveryPermissionTimesEveryOperation) {
+  for (Permission permission : kPermissions) {
+    for (const Cell& cell : kCells) {
+      SCOPED_TRACE(std::string(auth::PermissionName(permission)) + " x " + cell.operation);
+      Fresh();
+      Put("p/existing", "old");
+      Put("p/emptydir/", "");
+      Put("outside", "x");
+      Mount({"photos/p/:" + std::string(auth::PermissionName(permission))});
+      InodeId p = Ino(kAlice, "p");
+      InodeId existing = Ino(kAlice, "p/existing");
+      InodeId emptydir = Ino(kAlice, "p/emptydir");
+      ASSERT_NE(existing, 0u);
+      client_->ResetRequestCounts();
+      uint64_t denials_before = fs_->GetCounters().denials_local;
+
+      std::string op = cell.operation;
+      Status result;
+      if (op == "list") {
+        result = List(kAlice, p).status();
+      } else if (op == "read") {
+        Result<OpenReply> o = fs_->Open(kAlice, existing, O_RDONLY);
+        result = o.status();
+        if (o.ok()) {
+          Result<std::string> data = fs_->Read(o->fh, 0, 100);
+          result = data.status();
+          if (data.ok()) {
+            EXPECT_EQ(*data, "old");
+          }
+          (void)fs_->Release(o->fh);
+        }
+      } else if (op == "create") {
+        result = WriteNew(kAlice, p, "new", "fresh");
+      } else if (op == "mkdir") {
+        result = fs_->MkDir(kAlice, p, "sub", 0755).status();
+      } else if (op == "overwrite") {
+        result = OpenWriteRelease(kAlice, existing, O_WRONLY | O_TRUNC, "NEW");
+      } else if (op == "append") {
+        result = OpenWriteRelease(kAlice, existing, O_WRONLY | O_APPEND, "more");
+      } else if (op == "truncate") {
+        SetAttrRequest r;
+        r.size = 1;
+        result = fs_->SetAttr(kAlice, existing, r, std::nullopt).status();
+      } else if (op == "delete") {
+        result = fs_->Unlink(kAlice, p, "existing");
+      } else if (op == "rename") {
+        result = fs_->Rename(kAlice, p, "existing", p, "renamed", 0);
+      } else if (op == "rmdir") {
+        result = fs_->RmDir(kAlice, p, "emptydir");
+      } else if (op == "chmod" || op == "utimens") {
+        SetAttrRequest r;
+        if (op == "chmod") {
+          r.mode = 0600;
+        } else {
+          r.mtime_ns = 1;
+        }
+        result = fs_->SetAttr(kAlice, existing, r, std::nullopt).status();
+        if (result.ok()) result = fs_->SyncMetadata();
+      }
+      (void)emptydir;
+
+      bool allowed = permission >= cell.minimum;
+      if (allowed) {
+        EXPECT_TRUE(result.ok()) << result.ToString();
+        EXPECT_EQ(fs_->GetCounters().denials_local, denials_before);
+        continue;
+      }
+      ErrorCode expected =
+          permission == Permission::kRead ? ErrorCode::kReadOnly : ErrorCode::kPermissionDenied;
+      EXPECT_EQ(result.code(), expected) << result.ToString();
+      // Refused locally: no request at all, the server state is untouched.
+      EXPECT_EQ(client_->TotalRequests(), 0u);
+      EXPECT_EQ(fs_->GetCounters().denials_local, denials_before + 1);
+      EXPECT_EQ(client_->Data("p/existing"), std::optional<std::string>("old"));
+      EXPECT_TRUE(client_->Data("p/emptydir/").has_value());
+      EXPECT_FALSE(client_->Data("p/new").has_value());
+      EXPECT_FALSE(client_->Data("p/sub/").has_value());
+      EXPECT_FALSE(client_->Data("p/renamed").has_value());
+    }
+  }
+}
+
+TEST_F(ScopeTest, AppendOnlyIsADropBox) {
+  Mount({"photos/box/:append-only"});
+  Put("box/old", "o");
+  InodeId box = Ino(kAlice, "box");
+  // A new file: several writes and an fsync through the creating handle.
+  Result<CreateReply> c = fs_->Create(kAlice, box, "report", 0644, O_WRONLY | O_CREAT | O_EXCL);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(fs_->Write(c->open.fh, 0, "part1,").ok());
+  ASSERT_TRUE(fs_->Fsync(c->open.fh, false).ok());
+  ASSERT_TRUE(fs_->Write(c->open.fh, 6, "part2").ok());
+  SetAttrRequest times;  // touch of the new file
+  times.mtime_ns = 5;
+  EXPECT_TRUE(fs_->SetAttr(kAlice, c->entry.ino, times, std::nullopt).ok());
+  ASSERT_TRUE(fs_->Release(c->open.fh).ok());
+  EXPECT_EQ(client_->Data("box/report"), std::optional<std::string>("part1,part2"));
+  // Closed: never changed again.
+  client_->ResetRequestCounts();
+  EXPECT_EQ(fs_->Open(kAlice, c->entry.ino, O_WRONLY | O_APPEND).status().code(),
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(fs_->SetAttr(kAlice, c->entry.ino, times, std::nullopt).status().code(),
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(fs_->Unlink(kAlice, box, "report").code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(client_->TotalRequests(), 0u);
+  EXPECT_EQ(client_->Data("box/report"), std::optional<std::string>("part1,part2"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Visibility.
+
+TEST_F(ScopeTest, PathsOutsideGrantsAreInvisibleAndRefused) {
+  Put("a/b/x", "x");
+  Put("a/c/y", "y");
+  Put("a/readme", "r");
+  Put("top", "t");
+  Mount({"photos/a/b/:read"});
+  client_->ResetRequestCounts();
+  // The root and "a" lead to the grant: they list exactly the way to it, with no LIST.
+  EXPECT_EQ(*List(kAlice, kRootInode), std::vector<std::string>{"a"});
+  InodeId a = Ino(kAlice, "a");
+  EXPECT_EQ(*List(kAlice, a), std::vector<std::string>{"b"});
+  EXPECT_EQ(client_->RequestCount(s3::MemoryObjectClient::Operation::kListObjects), 1u)
+      << "only the lookup of 'a' may list";
+  client_->ResetRequestCounts();
+  EXPECT_EQ(fs_->Lookup(kAlice, kRootInode, "top").status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(fs_->Lookup(kAlice, a, "c").status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(fs_->Lookup(kAlice, a, "readme").status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(fs_->Lookup(kAlice, kRootInode, "nothing").status().code(),
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(client_->TotalRequests(), 0u);
+  // Inside the grant: everything the server holds.
+  EXPECT_EQ(*List(kAlice, Ino(kAlice, "a/b")), std::vector<std::string>{"x"});
+  // A hard-to-normalise name never matches a grant.
+  EXPECT_FALSE(fs_->Lookup(kAlice, a, "..").ok());
+  EXPECT_FALSE(fs_->Lookup(kAlice, a, "").ok());
+}
+
+TEST_F(ScopeTest, ADirectoryLeadingToAGrantExistsWithoutObjects) {
+  Mount({"photos/new/dir/:readwrite"});
+  EXPECT_EQ(*List(kAlice, kRootInode), std::vector<std::string>{"new"});
+  InodeId dir = Ino(kAlice, "new/dir");
+  ASSERT_NE(dir, 0u);
+  EXPECT_TRUE(fs_->GetAttr(kAlice, dir, std::nullopt).ok());
+  ASSERT_TRUE(WriteNew(kAlice, dir, "f", "data").ok());
+  EXPECT_EQ(client_->Data("new/dir/f"), std::optional<std::string>("data"));
+  // The way to the grant itself cannot be changed.
+  EXPECT_EQ(WriteNew(kAlice, Ino(kAlice, "new"), "g", "x").code(), ErrorCode::kPermissionDenied);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rename and open handles.
+
+TEST_F(ScopeTest, RenameCannotMoveAcrossAForbiddenPrefix) {
+  Put("rw/f", "f");
+  Put("rw/d/inner", "i");
+  Put("ro/g", "g");
+  Mount({"photos/rw/:readwrite", "photos/ro/:read"});
+  InodeId rw = Ino(kAlice, "rw"), ro = Ino(kAlice, "ro");
+  client_->ResetRequestCounts();
+  EXPECT_EQ(fs_->Rename(kAlice, rw, "f", ro, "f", 0).code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Rename(kAlice, rw, "d", ro, "d", 0).code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Rename(kAlice, ro, "g", rw, "g", 0).code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Rename(kAlice, rw, "f", kRootInode, "f", 0).code(),
+            ErrorCode::kPermissionDenied);  // out of every grant
+  EXPECT_EQ(client_->TotalRequests(), 0u);
+  EXPECT_EQ(client_->Keys(), (std::vector<std::string>{"ro/g", "rw/d/inner", "rw/f"}));
+  // Within the writable prefix it works.
+  EXPECT_TRUE(fs_->Rename(kAlice, rw, "f", rw, "f2", 0).ok());
+  EXPECT_EQ(client_->Data("rw/f2"), std::optional<std::string>("f"));
+}
+
+TEST_F(ScopeTest, RenameOverAnExistingFileNeedsOverwrite) {
+  Put("box/a", "a");
+  Put("box/b", "b");
+  Put("rw/c", "c");
+  Mount({"photos/box/:append-only", "photos/rw/:readwrite"});
+  InodeId box = Ino(kAlice, "box"), rw = Ino(kAlice, "rw");
+  ASSERT_NE(Ino(kAlice, "box/b"), 0u);
+  EXPECT_EQ(fs_->Rename(kAlice, rw, "c", box, "b", 0).code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(client_->Data("box/b"), std::optional<std::string>("b"));
+  EXPECT_TRUE(fs_->Rename(kAlice, rw, "c", box, "c", 0).ok());  // publish into the drop box
+  EXPECT_EQ(client_->Data("box/c"), std::optional<std::string>("c"));
+}
+
+TEST_F(ScopeTest, AnOpenHandleFollowsItsFileIntoAReadOnlyPrefix) {
+  Put("rw/f", "original");
+  Put("ro/keep", "k");
+  // alice may write rw/ only; bob may do anything.
+  Mount({"photos/rw/:readwrite alice", "photos/ro/:read alice", "photos:fullaccess bob"});
+  InodeId f = Ino(kAlice, "rw/f");
+  Result<OpenReply> h = fs_->Open(kAlice, f, O_WRONLY);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_TRUE(fs_->Write(h->fh, 0, "before").ok());
+  // bob moves the file into ro/ (the handle follows the inode).
+  ASSERT_TRUE(fs_->Rename(kBob, Ino(kBob, "rw"), "f", Ino(kBob, "ro"), "f", 0).ok());
+  // The rename uploaded what was written while the file was in rw/ ("before" over "original").
+  EXPECT_EQ(client_->Data("ro/f"), std::optional<std::string>("beforeal"));
+  client_->ResetRequestCounts();
+  EXPECT_EQ(fs_->Write(h->fh, 0, "after").status().code(), ErrorCode::kReadOnly);
+  EXPECT_TRUE(fs_->Flush(h->fh).ok());  // nothing pending
+  EXPECT_TRUE(fs_->Release(h->fh).ok());
+  EXPECT_EQ(client_->Data("ro/f"), std::optional<std::string>("beforeal"));
+  EXPECT_EQ(client_->RequestCount(s3::MemoryObjectClient::Operation::kPutObject), 0u);
+  // A new handle is refused at open.
+  EXPECT_EQ(fs_->Open(kAlice, f, O_WRONLY).status().code(), ErrorCode::kReadOnly);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-user grants.
+
+TEST_F(ScopeTest, GrantsNameWhoTheyAreFor) {
+  Put("doc", "d");
+  Put("alice/notes", "n");
+  Mount({"photos:readwrite @editors", "photos:read", "photos/alice/:fullaccess alice"});
+  // bob (editors) writes; carol (nobody named) only reads: read-only.
+  EXPECT_TRUE(WriteNew(kBob, kRootInode, "by-bob", "b").ok());
+  client_->ResetRequestCounts();
+  EXPECT_EQ(WriteNew(kCarol, kRootInode, "by-carol", "c").code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Unlink(kCarol, kRootInode, "doc").code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(client_->TotalRequests(), 0u);
+  EXPECT_EQ(client_->Data("doc"), std::optional<std::string>("d"));
+  Result<OpenReply> r = fs_->Open(kCarol, Ino(kCarol, "doc"), O_RDONLY);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*fs_->Read(r->fh, 0, 10), "d");
+  (void)fs_->Release(r->fh);
+  // alice may chmod under alice/, bob (readwrite) may not.
+  InodeId notes = Ino(kAlice, "alice/notes");
+  SetAttrRequest chmod;
+  chmod.mode = 0600;
+  EXPECT_TRUE(fs_->SetAttr(kAlice, notes, chmod, std::nullopt).ok());
+  EXPECT_EQ(fs_->SetAttr(kBob, notes, chmod, std::nullopt).status().code(),
+            ErrorCode::kPermissionDenied);
+  // The same write the group may make is refused to an outsider through the same inode.
+  Result<OpenReply> w = fs_->Open(kCarol, notes, O_WRONLY | O_TRUNC);
+  EXPECT_EQ(w.status().code(), ErrorCode::kReadOnly);
+}
+
+TEST_F(ScopeTest, ACallerWithoutAnyGrantSeesNothing) {
+  Put("doc", "d");
+  Mount({"photos:readwrite @editors"});
+  client_->ResetRequestCounts();
+  EXPECT_EQ(List(kCarol, kRootInode).status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(fs_->Lookup(kCarol, kRootInode, "doc").status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(client_->TotalRequests(), 0u);
+  EXPECT_EQ(*List(kBob, kRootInode), std::vector<std::string>{"doc"});
+  // An inode bob looked up is still refused to carol.
+  InodeId doc = Ino(kBob, "doc");
+  EXPECT_EQ(fs_->GetAttr(kCarol, doc, std::nullopt).status().code(),
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(fs_->Open(kCarol, doc, O_RDONLY).status().code(), ErrorCode::kPermissionDenied);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server refusals and logging.
+
+TEST_F(ScopeTest, AServerRefusalIsAccessDeniedAndCounted) {
+  class Denying : public s3::MemoryObjectClient {
+   public:
+    Denying() : MemoryObjectClient("photos") {}
+    Result<std::string> PutObject(const s3::PutObjectRequest& request) override {
+      if (request.key.starts_with("locked")) {
+        return Status::FromServer(ErrorCode::kAccessDenied, 403, "AccessDenied", "denied", "id");
+      }
+      return MemoryObjectClient::PutObject(request);
+    }
+  } denying;
+  auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", ring));
+  {
+    Options o;
+    o.staging_dir = ::testing::TempDir();
+    o.scope = MakeScope({"photos:readwrite"});
+    o.profile_name = "narrow";
+    o.space_name = "photos";
+    Filesystem fs(denying, o);
+    Result<CreateReply> c = fs.Create(kAlice, kRootInode, "locked", 0644, O_WRONLY | O_CREAT);
+    EXPECT_EQ(c.status().code(), ErrorCode::kAccessDenied);
+    EXPECT_EQ(fs.GetCounters().denials_server, 1u);
+    EXPECT_EQ(fs.GetCounters().denials_local, 0u);
+    EXPECT_GT(fs.GetCounters().requests, 0u);
+  }
+  std::vector<std::string> lines = ring->last_formatted();
+  spdlog::set_default_logger(previous);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("profile 'narrow'"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("Space 'photos'"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("'locked'"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("AccessDenied"), std::string::npos) << lines[0];
+}
+
+TEST_F(ScopeTest, EachDenialIsLoggedOncePerKeyOperationAndUser) {
+  Put("p/a.jpg", "a");
+  Mount({"photos:read"});
+  InodeId p = Ino(kAlice, "p");
+  auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", ring));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(fs_->Unlink(kAlice, p, "a.jpg").code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Unlink(kCarol, p, "a.jpg").code(), ErrorCode::kReadOnly);
+  std::vector<std::string> lines = ring->last_formatted();
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(fs_->GetCounters().denials_local, 4u);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("denied: user alice (uid 1001) may not delete 'p/a.jpg' in Space "
+                          "'photos' (profile 'photos-test', grant read)"),
+            std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[1].find("user uid 1003"), std::string::npos) << lines[1];
+}
+
+TEST_F(ScopeTest, AMountPrefixIsPartOfTheKey) {
+  Put("team/shared/f", "f");
+  Put("team/private/g", "g");
+  fs_.reset();
+  Options o;
+  o.staging_dir = ::testing::TempDir();
+  o.prefix = "team/";
+  o.scope = MakeScope({"photos/team/shared/:readwrite"});
+  o.space_name = "photos";
+  fs_ = std::make_unique<Filesystem>(*client_, std::move(o));
+  EXPECT_EQ(*List(kAlice, kRootInode), std::vector<std::string>{"shared"});
+  EXPECT_EQ(fs_->Lookup(kAlice, kRootInode, "private").status().code(),
+            ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(WriteNew(kAlice, Ino(kAlice, "shared"), "new", "n").ok());
+  EXPECT_EQ(client_->Data("team/shared/new"), std::optional<std::string>("n"));
+}
+
+}  // namespace
+}  // namespace spacesfs::fs
