@@ -3,6 +3,7 @@
 //   spacesfs SPACE[:/PREFIX] MOUNTPOINT [-o OPTIONS] [-f] [-d]   mount (also as mount.spacesfs)
 //   spacesfs ls [-p PROFILE] [-c FILE] [-r] SPACE[:/PREFIX]       list objects
 //   spacesfs cp [-p PROFILE] [-c FILE] SRC DST                    copy a file in or out
+//   spacesfs check [-c FILE] PROFILE [SPACE]                      key's real rights vs the scope
 //   spacesfs keys create|list|revoke|rotate ...                   mint per-Space keys (docs/KEYS.md)
 //   spacesfs version
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/check_command.h"
 #include "cli/keys_command.h"
 #include "cli/mount_command.h"
 #include "cli/object_commands.h"
@@ -18,7 +20,7 @@
 namespace {
 
 bool IsSubcommand(const std::string& word) {
-  return word == "ls" || word == "cp" || word == "keys" || word == "version" || word == "--version" ||
+  return word == "ls" || word == "cp" || word == "keys" || word == "check" || word == "version" || word == "--version" ||
          word == "help" || word == "--help";
 }
 
@@ -42,6 +44,12 @@ int RunSubcommand(int argc, char** argv) {
   add_common(cp);
   cp->add_option("source", source)->required();
   cp->add_option("destination", destination)->required();
+  std::string check_profile, check_space;
+  CLI::App* check = app.add_subcommand(
+      "check", "compare what a profile's key can really do on the server with its scope");
+  check->add_option("-c,--credentials", options.credentials_file, "credential file");
+  check->add_option("profile", check_profile, "credential profile")->required();
+  check->add_option("space", check_space, "one Space (default: every Space the profile grants)");
   CLI::App* version = app.add_subcommand("version", "print the version");
   try {
     app.parse(argc, argv);
@@ -50,6 +58,9 @@ int RunSubcommand(int argc, char** argv) {
   }
   if (ls->parsed()) return spacesfs::cli::RunList(options, target, recursive);
   if (cp->parsed()) return spacesfs::cli::RunCopy(options, source, destination);
+  if (check->parsed()) {
+    return spacesfs::cli::RunCheck(check_profile, check_space, options.credentials_file);
+  }
   if (version->parsed()) {
     std::printf("spacesfs 0.1.0\n");
     return 0;

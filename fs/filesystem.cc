@@ -714,9 +714,13 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
 Result<Entry> Filesystem::Impl::Lookup(const Caller& caller, InodeId parent,
                                        std::string_view name) {
   if (name.size() > kMaxNameBytes) return Status(ErrorCode::kNameTooLong, "name too long");
+  Result<std::string> parent_path = ParentPath(parent);
+  if (!parent_path.ok()) return parent_path.status();
+  // No object can have a key this long: nothing to ask the server (create gives ENAMETOOLONG).
+  if (options_.prefix.size() + JoinPath(*parent_path, name).size() > kMaxKeyBytes) {
+    return Status(ErrorCode::kNotFound, std::string(name));
+  }
   if (options_.scope) {
-    Result<std::string> parent_path = ParentPath(parent);
-    if (!parent_path.ok()) return parent_path.status();
     SPACESFS_RETURN_IF_ERROR(AuthorizeVisible(caller, JoinPath(*parent_path, name), std::nullopt));
   }
   Result<Resolved> r = ResolveChild(parent, name);

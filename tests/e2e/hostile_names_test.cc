@@ -238,15 +238,9 @@ TEST_F(HostileNamesTest, OverLongComponentIsEnametoolongAnd1024ByteKeyWorks) {
   EXPECT_TRUE(DaemonAlive()) << mount_->log();
 }
 
-// Product bug (fs/filesystem.cc, Filesystem::Impl::Lookup): Lookup checks only the component length
-// (kMaxNameBytes), not the whole key, so the kernel's LOOKUP of a name whose key would exceed 1,024
-// bytes calls HeadObject with that key; CurlObjectClient refuses it (kInvalidArgument "object key
-// over 1024 bytes"), the daemon logs "warning HEAD <key>: invalid_argument ..." and the lookup
-// fails with EIO. open(O_CREAT), mkdir and rename onto such a name therefore fail with
-// "Input/output error" (mv: "cannot stat") instead of ENAMETOOLONG: CheckNewName in
-// create/mkdir/rename is never reached. docs/SEMANTICS.md promises ENAMETOOLONG. Enable when Lookup
-// answers over-long keys itself (ENAMETOOLONG, or ENOENT so that create reaches CheckNewName).
-TEST_F(HostileNamesTest, DISABLED_KeyOver1024BytesThroughTheMountIsEnametoolong) {
+// A key over 1024 bytes can never exist: lookup answers ENOENT without a request, and create,
+// mkdir and rename onto it give ENAMETOOLONG.
+TEST_F(HostileNamesTest, KeyOver1024BytesThroughTheMountIsEnametoolong) {
   Mount();
   std::string dirs;
   for (int i = 0; i < 4; ++i) dirs += (dirs.empty() ? "" : "/") + std::string(200, static_cast<char>('p' + i));
