@@ -14,36 +14,16 @@
 #include "s3/client_config.h"
 #include "s3/curl_object_client.h"
 #include "support/e2e.h"
+#include "support/tenant_client.h"
 
 namespace spacesfs {
 namespace {
 
 using testing::RunShell;
 using testing::ShellQuote;
-
-std::unique_ptr<s3::ObjectClient> TenantClient(const std::string& who, const std::string& bucket) {
-  s3::ClientConfig config;
-  config.endpoint = testing::RequireEnv("SPACESFS_TEST_ENDPOINT");
-  config.region = testing::RequireEnv("SPACESFS_TEST_REGION");
-  config.bucket = bucket;
-  config.key.access_key_id = testing::RequireEnv(("SPACESFS_TEST_" + who + "_ACCESS_KEY").c_str());
-  config.key.secret_access_key =
-      Secret(testing::RequireEnv(("SPACESFS_TEST_" + who + "_SECRET_KEY").c_str()));
-  auto client = s3::CurlObjectClient::Create(std::move(config));
-  if (!client.ok()) std::abort();
-  return std::move(*client);
-}
-
-std::string GetBody(s3::ObjectClient& client, const std::string& key) {
-  std::string body;
-  s3::GetObjectRequest get;
-  get.key = key;
-  Result<s3::ObjectInfo> r = client.GetObject(get, [&](std::string_view chunk) {
-    body.append(chunk);
-    return Status::Ok();
-  });
-  return r.ok() ? body : "<missing>";
-}
+using testing::GetBody;
+using testing::KeysUnder;
+using testing::TenantClient;
 
 void Put(s3::ObjectClient& client, const std::string& key, const std::string& data) {
   s3::PutObjectRequest put;
