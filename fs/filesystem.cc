@@ -691,7 +691,8 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
       negative_.erase(neg);
     }
   }
-  if (!IsValidComponent(name)) return r;
+  // Invalid names, and names whose key would be over 1024 bytes, can have no object: no request.
+  if (!IsValidComponent(name) || Key(r.path).size() > kMaxKeyBytes) return r;
   Result<std::optional<Found>> found = RemoteLookup(r.path);
   if (!found.ok()) return found.status();
   std::lock_guard lock(mu_);
@@ -714,13 +715,9 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
 Result<Entry> Filesystem::Impl::Lookup(const Caller& caller, InodeId parent,
                                        std::string_view name) {
   if (name.size() > kMaxNameBytes) return Status(ErrorCode::kNameTooLong, "name too long");
-  Result<std::string> parent_path = ParentPath(parent);
-  if (!parent_path.ok()) return parent_path.status();
-  // No object can have a key this long: nothing to ask the server (create gives ENAMETOOLONG).
-  if (options_.prefix.size() + JoinPath(*parent_path, name).size() > kMaxKeyBytes) {
-    return Status(ErrorCode::kNotFound, std::string(name));
-  }
   if (options_.scope) {
+    Result<std::string> parent_path = ParentPath(parent);
+    if (!parent_path.ok()) return parent_path.status();
     SPACESFS_RETURN_IF_ERROR(AuthorizeVisible(caller, JoinPath(*parent_path, name), std::nullopt));
   }
   Result<Resolved> r = ResolveChild(parent, name);

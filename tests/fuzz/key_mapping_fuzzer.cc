@@ -9,8 +9,7 @@
 //   - no call that takes a name (Lookup, Create, MkDir, Symlink, Rename's new name) succeeds
 //     with a name that is not a valid component (no '/', NUL, "." or ".." ever accepted);
 //   - ReadDir lists "." and ".." first, then only valid, distinct names;
-//   - keys outside the mount's prefix are never created, changed or deleted, nor are keys under
-//     "<prefix>ro/", which the scope check (Options::check_access) refuses to write or delete;
+//   - keys outside the mount's prefix are never created, changed or deleted;
 //   - every key the filesystem creates is prefix + valid components ('/'-separated; a directory
 //     marker ends with '/').
 #include <fcntl.h>
@@ -151,11 +150,10 @@ void Run(FuzzedDataProvider& in) {
     put.body = s3::BodySource::FromView(body);
     if (client.PutObject(put).ok()) planted.push_back(key);
   }
-  // key -> body, for keys outside the prefix or under the read-only "ro/" directory.
-  const std::string read_only = prefix + "ro/";
+  // key -> body, for keys outside the mount's prefix (scope checks have their own tests in
+  // tests/unit/scope_*_test.cc and tests/fs/scope_filesystem_test.cc).
   auto is_protected = [&](const std::string& key) {
-    return key.compare(0, prefix.size(), prefix) != 0 ||
-           key.compare(0, read_only.size(), read_only) == 0;
+    return key.compare(0, prefix.size(), prefix) != 0;
   };
   std::map<std::string, std::optional<std::string>> outside;
   for (const std::string& key : client.Keys()) {
@@ -168,13 +166,6 @@ void Run(FuzzedDataProvider& in) {
   options.metadata_flush_delay = std::chrono::milliseconds(0);
   options.uid = 1000;
   options.gid = 1000;
-  options.check_access = [&read_only](Access access, std::string_view key) {
-    if ((access == Access::kWrite || access == Access::kDelete) &&
-        key.substr(0, read_only.size()) == read_only) {
-      return Status(ErrorCode::kAccessDenied, "read-only directory");
-    }
-    return Status::Ok();
-  };
   Caller caller{1000, 1000, 1, {}};
 
   {

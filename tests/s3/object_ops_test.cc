@@ -119,7 +119,9 @@ TEST_F(ObjectOpsTest, LargerBodyStreamsInChunks) {
   Put(key, body);
   std::string data;
   int chunks = 0;
-  Result<ObjectInfo> info = client_->GetObject({key, std::nullopt, ""}, [&](std::string_view c) {
+  // A ranged GET streams (a whole-object GET up to 8 MiB is held back until its MD5 is checked).
+  ByteRange all{0, body.size() - 1};
+  Result<ObjectInfo> info = client_->GetObject({key, all, ""}, [&](std::string_view c) {
     ++chunks;
     data.append(c);
     return Status::Ok();
@@ -208,7 +210,8 @@ TEST_F(ObjectOpsTest, MissingObjectIsNotFoundWithContext) {
   EXPECT_EQ(get.status().s3_code(), "NoSuchKey");
   const std::string text = get.status().ToString();
   EXPECT_NE(text.find("GetObject team-a/" + key), std::string::npos) << text;
-  EXPECT_NE(text.find("key OWNE..."), std::string::npos) << text;
+  EXPECT_NE(text.find("key " + env_.owner.access_key_id.substr(0, 4) + "..."), std::string::npos)
+      << text;
   EXPECT_EQ(text.find(env_.owner.access_key_id), std::string::npos) << text;
   EXPECT_EQ(text.find(std::string(env_.owner.secret_access_key.reveal())), std::string::npos);
 }
