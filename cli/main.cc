@@ -7,6 +7,7 @@
 //   spacesfs keys create|list|revoke|rotate ...                   mint per-Space keys (docs/KEYS.md)
 //   spacesfs version
 #include <CLI/CLI.hpp>
+#include <sys/prctl.h>
 
 #include <cstdio>
 #include <string>
@@ -71,6 +72,8 @@ int RunSubcommand(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Secrets live in this process's memory: no core dumps, no ptrace by other users.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (argc > 1 && std::string(argv[1]) == "keys") return spacesfs::cli::RunKeys(argc, argv);
   if (argc > 1 && IsSubcommand(argv[1])) {
     if (std::string(argv[1]) == "--version") {

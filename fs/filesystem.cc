@@ -338,8 +338,8 @@ void Filesystem::Impl::LogDenial(const Caller& caller, std::string_view what,
   std::string name = options_.user_name ? options_.user_name(caller.uid) : std::string();
   std::string user = name.empty() ? "uid " + std::to_string(caller.uid)
                                   : name + " (uid " + std::to_string(caller.uid) + ")";
-  spdlog::warn("denied: user {} may not {} '{}' in Space '{}' (profile '{}', {})", user, what, key,
-               options_.space_name, options_.profile_name, why);
+  spdlog::warn("denied: user {} may not {} '{}' in Space '{}' (profile '{}', {})", user, what,
+               EscapeControlCharacters(key), options_.space_name, options_.profile_name, why);
 }
 
 Status Filesystem::Impl::Authorize(const Caller& caller, auth::Operation op,
@@ -414,7 +414,8 @@ Status Filesystem::Impl::FromServer(const Status& s, std::string_view what,
   }
   if (first) {
     spdlog::warn("server refused: {} '{}' in Space '{}' with profile '{}': {} (HTTP {})", what,
-                 key, options_.space_name, options_.profile_name, s3_code, s.http_status());
+                 EscapeControlCharacters(key), options_.space_name, options_.profile_name,
+                 EscapeControlCharacters(s3_code), s.http_status());
   }
   return Status(ErrorCode::kAccessDenied, "the server refused " + std::string(what) + " '" + key +
                                               "' for profile '" + options_.profile_name +

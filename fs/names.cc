@@ -43,9 +43,7 @@ void WarnHiddenKeyOnce(std::string_view key, std::string_view why) {
     if (warned.count(key)) return;
     if (warned.size() < 100000) warned.emplace(key);
   }
-  std::string printable;
-  for (char c : key) printable += (c == '\0') ? std::string("\\0") : std::string(1, c);
-  spdlog::warn("hiding key \"{}\": {}", printable, why);
+  spdlog::warn("hiding key \"{}\": {}", EscapeControlCharacters(key), why);
 }
 
 }  // namespace spacesfs::fs
