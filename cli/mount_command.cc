@@ -27,7 +27,8 @@ constexpr const char* kUsage =
     "usage: spacesfs SPACE[:/PREFIX] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
     "       options: profile=NAME, credentials=FILE, uid=, gid=, umask=, file_mode=, dir_mode=,\n"
     "       allow_other, allow_root, default_permissions, ro, attr_timeout=, entry_timeout=,\n"
-    "       negative_timeout=, memory_budget=, staging_dir=, log_level=, log_file=\n";
+    "       negative_timeout=, memory_budget=, part_size=, upload_parallel=,\n"
+    "       max_read_ahead=, staging_dir=, log_level=, log_file=\n";
 
 int Fail(const std::string& line) {
   std::fprintf(stderr, "spacesfs: %s\n", line.c_str());
@@ -232,6 +233,11 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   fs_options.attr_ttl = seconds(options->attr_timeout);
   fs_options.entry_ttl = seconds(options->entry_timeout);
   fs_options.negative_ttl = seconds(options->negative_timeout);
+  fs_options.memory_budget = options->memory_budget;
+  fs_options.part_size = options->part_size;
+  fs_options.multipart_threshold = options->part_size;
+  fs_options.max_read_ahead = std::min(options->max_read_ahead, options->memory_budget / 2);
+  fs_options.upload_parallel = options->upload_parallel;
   if (!options->staging_dir.empty()) {
     fs_options.staging_dir = Absolute(options->staging_dir);
   } else if (const char* tmp = std::getenv("TMPDIR"); tmp != nullptr && *tmp != '\0') {

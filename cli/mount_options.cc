@@ -35,6 +35,29 @@ Result<uint64_t> ParseUnsigned(std::string_view name, std::string_view value, in
   return out;
 }
 
+// A byte count with an optional K, M or G suffix (powers of 1024): "128M", "1G", "65536".
+Result<uint64_t> ParseBytes(std::string_view name, std::string_view value) {
+  uint64_t scale = 1;
+  if (!value.empty()) {
+    switch (value.back()) {
+      case 'k': case 'K': scale = 1ull << 10; break;
+      case 'm': case 'M': scale = 1ull << 20; break;
+      case 'g': case 'G': scale = 1ull << 30; break;
+      default: break;
+    }
+    if (scale != 1) value.remove_suffix(1);
+  }
+  Result<uint64_t> n = ParseUnsigned(name, value);
+  if (!n.ok()) {
+    return ConfigError("mount option '" + std::string(name) +
+                       "' needs a size such as 128M or 1G, got '" + std::string(value) + "'");
+  }
+  if (*n > (1ull << 50) / scale) {
+    return ConfigError("mount option '" + std::string(name) + "' is too large");
+  }
+  return *n * scale;
+}
+
 Result<double> ParseSeconds(std::string_view name, std::string_view value) {
   double out = 0;
   auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
@@ -162,8 +185,35 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
         o.read_only = true;
       } else if (name == "rw") {
         o.read_only = false;
-      } else if (name == "cache" || name == "cache_size" || name == "memory_budget") {
+      } else if (name == "cache" || name == "cache_size") {
         return ConfigError("mount option '" + name + "' is not supported yet (see docs/CONFIGURATION.md)");
+      } else if (name == "memory_budget" || name == "part_size" || name == "max_read_ahead") {
+        st = need_value();
+        if (st.ok()) {
+          Result<uint64_t> bytes = ParseBytes(name, value);
+          if (!bytes.ok()) return bytes.status();
+          if (name == "memory_budget") {
+            if (*bytes < (16ull << 20)) {
+              return ConfigError("mount option 'memory_budget' must be at least 16M");
+            }
+            o.memory_budget = *bytes;
+          } else if (name == "part_size") {
+            if (*bytes < (5ull << 20) || *bytes > (5ull << 30)) {
+              return ConfigError("mount option 'part_size' must be between 5M and 5G (S3's limits)");
+            }
+            o.part_size = *bytes;
+          } else {
+            o.max_read_ahead = *bytes;
+          }
+        }
+      } else if (name == "upload_parallel") {
+        st = need_value();
+        if (st.ok()) {
+          Result<uint64_t> n = ParseUnsigned(name, value);
+          if (!n.ok()) return n.status();
+          if (*n < 1 || *n > 64) return ConfigError("mount option 'upload_parallel' must be 1 to 64");
+          o.upload_parallel = *n;
+        }
       } else if (name == "staging_dir") {
         st = need_value();
         o.staging_dir = value;

@@ -42,6 +42,10 @@ struct MountOptions {
   std::optional<bool> default_permissions; // unset: on with allow_other/allow_root
   bool read_only = false;
   std::string staging_dir;                 // "" = $TMPDIR or /var/tmp
+  uint64_t memory_budget = 128ull << 20;   // read-ahead and upload buffers together
+  uint64_t part_size = 8ull << 20;         // multipart part size
+  uint64_t max_read_ahead = 64ull << 20;   // per open file
+  size_t upload_parallel = 8;              // parts of one file in flight
   double attr_timeout = 1.0;               // seconds
   double entry_timeout = 1.0;
   double negative_timeout = 1.0;

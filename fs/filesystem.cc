@@ -15,9 +15,13 @@
 #include <unordered_map>
 
 #include "fs/counting_client.h"
+#include "fs/memory_budget.h"
 #include "fs/names.h"
 #include "fs/object_metadata.h"
+#include "fs/read_ahead.h"
 #include "fs/staging_file.h"
+#include "fs/worker_pool.h"
+#include "fs/write_stream.h"
 
 namespace spacesfs::fs {
 namespace {
@@ -56,15 +60,18 @@ Status FromClient(const Status& s, std::string_view what, std::string_view key) 
 
 bool Writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
 
-// Bytes of one file while it is open: the staging file once it was written (or must be read
-// locally), and the remote version it started from.
+// Bytes of one file while it is open: a write stream while it is being written front to back
+// from empty, else the staging file once it was written (or must be read locally), and the
+// remote version it started from. At most one of stream and staging exists.
 struct OpenFile {
   // Lock order: OpenFile::mu before Filesystem::Impl::mu_. Held across this file's download and
   // upload (serialises only operations on this file).
   std::mutex mu;
   // Guarded by mu.
+  std::unique_ptr<WriteStream> stream;
+  s3::UserMetadata stream_metadata;  // what the stream's multipart upload was created with
   std::unique_ptr<StagingFile> staging;
-  bool dirty = false;
+  bool dirty = false;  // content differs from base (with neither stream nor staging: empty)
   bool unlinked = false;       // deleted (or replaced) through the mount: never uploaded again
   std::string base_etag;       // the remote version staging is (to be) loaded from
   uint64_t base_size = 0;
@@ -79,6 +86,7 @@ struct Inode {
   Attributes attr;
   TimePoint attr_expiry{};
   std::string etag;            // files and symlinks
+  std::string cached_etag;     // the version the kernel page cache may hold ("" = none known)
   std::string content_type;
   s3::UserMetadata metadata;   // as last read with HEAD (valid when metadata_known)
   bool metadata_known = false;
@@ -101,12 +109,9 @@ struct Handle {
   bool created = false;        // from Create of a new file: writes are kCreate until release
   std::shared_ptr<OpenFile> file;
   std::mutex mu;  // guards the fields below; a leaf lock (nothing is locked while holding it)
-  std::string etag;            // the remote version seen at open
+  std::string etag;            // the remote version seen at open (or uploaded through the mount)
   uint64_t size = 0;
-  uint64_t buf_start = 0;      // read-ahead buffer: bytes [buf_start, buf_start + buf.size())
-  std::string buf;
-  uint64_t next_offset = 0;
-  uint64_t window = 0;
+  std::shared_ptr<ReadAhead> reader;  // reads of version etag from the server
 };
 
 struct DirItem {
@@ -216,7 +221,13 @@ class Filesystem::Impl {
   s3::UserMetadata MetadataFor(const Inode& inode) const;
   void MoveSubtree(Inode& inode, InodeId new_parent, const std::string& new_name);
 
-  Status EnsureLoaded(OpenFile& file, const std::string& key);  // REQUIRES file.mu
+  // Makes the file's bytes local (staging): a stream is finished first, then the base version
+  // is downloaded. REQUIRES file.mu.
+  Status EnsureLoaded(InodeId ino, OpenFile& file, const std::string& key);
+  // Writes through a stream when the file is being written front to back from empty; false when
+  // the write must go to staging. REQUIRES file.mu.
+  Result<bool> TryStreamWrite(InodeId ino, OpenFile& file, uint64_t offset,
+                              std::string_view data);
   Status UploadLocked(InodeId ino, OpenFile& file);              // REQUIRES file.mu
   Result<std::string> Upload(const std::string& key, const StagingFile& staging,
                              const s3::UserMetadata& metadata, const std::string& content_type);
@@ -236,6 +247,8 @@ class Filesystem::Impl {
   s3::ObjectClient& client_;  // counting_
   const Options options_;
   const int64_t mount_time_ns_;
+  MemoryBudget budget_;
+  WorkerPool pool_;  // after budget_ and client_: its tasks use them until it is joined
 
   std::atomic<uint64_t> denials_local_{0};
   std::atomic<uint64_t> denials_server_{0};
@@ -263,7 +276,9 @@ Filesystem::Impl::Impl(s3::ObjectClient& client, Options options)
     : counting_(client),
       client_(counting_),
       options_(std::move(options)),
-      mount_time_ns_(WallNowNs()) {
+      mount_time_ns_(WallNowNs()),
+      budget_(options_.memory_budget),
+      pool_(options_.request_threads) {
   Inode root;
   root.ino = kRootInode;
   root.type = FileType::kDirectory;
@@ -427,6 +442,8 @@ Counters Filesystem::Impl::GetCounters() const {
   c.requests = counting_.requests();
   c.denials_local = denials_local_.load(std::memory_order_relaxed);
   c.denials_server = denials_server_.load(std::memory_order_relaxed);
+  c.memory_in_use = budget_.used();
+  c.memory_peak = budget_.peak();
   return c;
 }
 
@@ -574,11 +591,39 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
     return std::optional<Found>(root);
   }
   std::string dir_prefix = DirPrefix(path);
+  std::string key = Key(path);
+  // One LIST of the keys that start with the name tells both whether the file "name" and the
+  // directory "name/" exist, unless more than a page of siblings ("name.txt", "name-2"...) sort
+  // before "name/": then ask for the directory alone.
+  s3::ListObjectsRequest around;
+  around.prefix = key;
+  around.delimiter = "/";
+  Result<s3::ListObjectsPage> near = client_.ListObjects(around);
+  if (!near.ok()) return FromServer(near.status(), "LIST", key);
+  bool is_dir = std::find(near->common_prefixes.begin(), near->common_prefixes.end(),
+                          dir_prefix) != near->common_prefixes.end();
+  bool is_file = std::any_of(near->objects.begin(), near->objects.end(),
+                             [&](const s3::ObjectInfo& o) { return o.key == key; });
+  if (is_dir) {
+    Found dir;
+    dir.type = FileType::kDirectory;
+    Result<s3::ObjectInfo> marker = client_.HeadObject(dir_prefix);
+    if (marker.ok()) {
+      dir.has_marker = true;
+      dir.metadata_known = true;
+      dir.info = *marker;
+    } else if (marker.status().code() != ErrorCode::kNotFound) {
+      return FromServer(marker.status(), "HEAD", dir_prefix);
+    }
+    return std::optional<Found>(dir);
+  }
+  if (!is_file && !near->is_truncated) return std::optional<Found>();
   s3::ListObjectsRequest list;
   list.prefix = dir_prefix;
   list.delimiter = "/";
   list.max_keys = 1;
-  Result<s3::ListObjectsPage> page = client_.ListObjects(list);
+  Result<s3::ListObjectsPage> page =
+      is_file ? Result<s3::ListObjectsPage>(s3::ListObjectsPage{}) : client_.ListObjects(list);
   if (!page.ok()) return FromServer(page.status(), "LIST", dir_prefix);
   if (!page->objects.empty() || !page->common_prefixes.empty()) {
     Found dir;
@@ -595,7 +640,6 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
     }
     return std::optional<Found>(dir);
   }
-  std::string key = Key(path);
   Result<s3::ObjectInfo> head = client_.HeadObject(key);
   if (!head.ok()) {
     if (head.status().code() == ErrorCode::kNotFound) return std::optional<Found>();
@@ -918,7 +962,7 @@ Status Filesystem::Impl::Unlink(const Caller& caller, InodeId parent, std::strin
   if (file) {
     // Open handles keep their bytes: bring them local before the object goes.
     flock = std::unique_lock(file->mu);
-    Status loaded = EnsureLoaded(*file, key);
+    Status loaded = EnsureLoaded(r->ino, *file, key);
     // An object that already changed on the server cannot be kept for the open handles: they
     // get kStale, as they would without the unlink.
     if (!loaded.ok() && loaded.code() != ErrorCode::kStale) return loaded;
@@ -1165,7 +1209,7 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
     std::unique_lock<std::mutex> replaced_lock;
     if (replaced) {
       replaced_lock = std::unique_lock(replaced->mu);
-      Status loaded = EnsureLoaded(*replaced, to);
+      Status loaded = EnsureLoaded(dst->ino, *replaced, to);
       if (!loaded.ok() && loaded.code() != ErrorCode::kStale) return loaded;
     }
     Result<std::string> etag = CopyKey(from, to, size, replace, metadata, content_type);
@@ -1247,8 +1291,12 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
   return Status::Ok();
 }
 
-Status Filesystem::Impl::EnsureLoaded(OpenFile& file, const std::string& key) {
+Status Filesystem::Impl::EnsureLoaded(InodeId ino, OpenFile& file, const std::string& key) {
   if (file.staging) return Status::Ok();
+  if (file.stream) {
+    // Bytes already streamed are only on the server: complete the object, then load it.
+    SPACESFS_RETURN_IF_ERROR(UploadLocked(ino, file));
+  }
   Result<std::unique_ptr<StagingFile>> staging = StagingFile::Create(options_.staging_dir);
   if (!staging.ok()) return staging.status();
   if (file.base_size > 0) {
@@ -1292,16 +1340,45 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
   while ((size + part_size - 1) / part_size > 10000) part_size *= 2;
   Result<std::string> id = client_.CreateMultipartUpload(key, metadata, content_type);
   if (!id.ok()) return FromServer(id.status(), "CREATE-MULTIPART", key);
+  // Parts go up from the staging file (no copy in memory), upload_parallel at a time.
+  struct Progress {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t in_flight = 0;
+    Status error;
+  } progress;
   std::vector<s3::CompletedPart> parts;
+  parts.reserve((size + part_size - 1) / part_size);  // tasks hold pointers into it
+  size_t parallel = std::max<size_t>(options_.upload_parallel, 1);
   for (uint64_t off = 0; off < size; off += part_size) {
     int number = static_cast<int>(parts.size() + 1);
-    Result<std::string> etag =
-        client_.UploadPart(key, *id, number, staging.Body(off, std::min(part_size, size - off)));
-    if (!etag.ok()) {
-      (void)client_.AbortMultipartUpload(key, *id);
-      return FromServer(etag.status(), "UPLOAD-PART", key);
-    }
-    parts.push_back({number, *etag});
+    parts.push_back({number, ""});
+    std::unique_lock lock(progress.mu);
+    progress.cv.wait(lock, [&] { return progress.in_flight < parallel; });
+    if (!progress.error.ok()) break;
+    progress.in_flight++;
+    lock.unlock();
+    s3::BodySource body = staging.Body(off, std::min(part_size, size - off));
+    s3::CompletedPart* part = &parts.back();
+    pool_.Submit([this, &progress, &key, &id, number, body, part] {
+      Result<std::string> etag = client_.UploadPart(key, *id, number, body);
+      std::lock_guard plock(progress.mu);
+      if (etag.ok()) {
+        part->etag = *etag;
+      } else if (progress.error.ok()) {
+        progress.error = etag.status();
+      }
+      progress.in_flight--;
+      progress.cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(progress.mu);
+    progress.cv.wait(lock, [&] { return progress.in_flight == 0; });
+  }
+  if (!progress.error.ok()) {
+    (void)client_.AbortMultipartUpload(key, *id);
+    return FromServer(progress.error, "UPLOAD-PART", key);
   }
   Result<std::string> etag = client_.CompleteMultipartUpload(key, *id, parts);
   if (!etag.ok()) {
@@ -1311,8 +1388,26 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
   return etag;
 }
 
+namespace {
+
+// Metadata without the times: a streamed object's mtime is its Last-Modified (the time it was
+// completed), not the time its upload started.
+s3::UserMetadata WithoutTimes(s3::UserMetadata metadata) {
+  for (const char* key : {"mtime", "ctime", "atime"}) metadata.erase(key);
+  return metadata;
+}
+
+}  // namespace
+
 Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file) {
-  if (!file.dirty || file.unlinked || !file.staging) return Status::Ok();
+  if (file.unlinked) {
+    if (file.stream) {
+      file.stream->Abort();
+      file.stream.reset();
+    }
+    return Status::Ok();
+  }
+  if (!file.dirty) return Status::Ok();
   std::string key;
   s3::UserMetadata metadata;
   std::string content_type;
@@ -1324,19 +1419,61 @@ Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file) {
     metadata = MetadataFor(*inode);
     content_type = inode->content_type;
   }
-  Result<std::string> etag = Upload(key, *file.staging, metadata, content_type);
+  Result<std::string> etag = Status(ErrorCode::kInternal, "nothing uploaded");
+  uint64_t size = 0;
+  s3::UserMetadata stored = metadata;
+  if (file.stream) {
+    bool multipart = file.stream->started();
+    size = file.stream->size();
+    if (multipart) stored = file.stream_metadata;
+    etag = file.stream->Finish(metadata, content_type);
+    if (etag.ok() || file.stream->failed()) file.stream.reset();
+    if (!etag.ok()) {
+      // A stream that failed for good lost its bytes with its aborted upload: the file is what
+      // the server has. Otherwise it is kept, and the next flush (or release) tries again.
+      if (!file.stream) file.dirty = false;
+      etag = FromServer(etag.status(), "PUT", key);
+    }
+  } else if (file.staging) {
+    size = file.staging->size();
+    etag = Upload(key, *file.staging, metadata, content_type);
+  } else {
+    // Truncated to empty and not written since.
+    s3::PutObjectRequest put;
+    put.key = key;
+    put.body = s3::BodySource::FromView("");
+    put.metadata = metadata;
+    put.content_type = content_type;
+    etag = client_.PutObject(put);
+    if (!etag.ok()) etag = FromServer(etag.status(), "PUT", key);
+  }
   if (!etag.ok()) return etag.status();
   file.dirty = false;
   file.base_etag = *etag;
-  file.base_size = file.staging->size();
+  file.base_size = size;
   std::lock_guard lock(mu_);
   if (Inode* inode = FindInode(ino)) {
     inode->etag = *etag;
+    inode->cached_etag.clear();  // pages written through the mount: read them anew
     inode->local_dirty = false;
-    inode->meta_pending = false;
-    inode->metadata = metadata;
+    // A streamed object keeps the mode and owner it was created with: a change since is written
+    // by the metadata flusher.
+    bool changed = WithoutTimes(stored) != WithoutTimes(MetadataFor(*inode));
+    if (!changed) inode->meta_pending = false;
+    if (changed && !inode->meta_pending) {
+      inode->meta_pending = true;
+      inode->meta_since = Clock::now();
+    }
+    inode->metadata = stored;
     inode->metadata_known = true;
     inode->attr_expiry = Now() + options_.attr_ttl;
+    // Handles of this inode read what was just uploaded.
+    for (auto& [fh, handle] : handles_) {
+      if (handle->ino != ino) continue;
+      std::lock_guard hlock(handle->mu);
+      handle->etag = *etag;
+      handle->size = size;
+    }
   }
   return Status::Ok();
 }
@@ -1393,7 +1530,7 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
   }
   {
     std::lock_guard flock(file->mu);
-    if (!file->staging || (!file->dirty && !file->unlinked)) {
+    if (!file->dirty && (!file->staging || !file->unlinked)) {
       // Close-to-open: the version this open sees. Clean staged bytes of an older version
       // are dropped (handles still reading them then get kStale from the server).
       std::string etag;
@@ -1435,19 +1572,13 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
     handle->etag = file->base_etag;
     handle->size = file->base_size;
     if (write && (flags & O_TRUNC)) {
-      if (!file->staging) {
-        Result<std::unique_ptr<StagingFile>> staging = StagingFile::Create(options_.staging_dir);
-        if (!staging.ok()) {
-          undo();
-          return staging.status();
-        }
-        file->staging = std::move(*staging);
+      // Empty now: a stream or staging file starts with the next write.
+      if (file->stream) {
+        file->stream->Abort();
+        file->stream.reset();
       }
-      Status s = file->staging->Truncate(0);
-      if (!s.ok()) {
-        undo();
-        return s;
-      }
+      file->staging.reset();
+      file->base_size = 0;
       file->dirty = true;
       std::lock_guard lock(mu_);
       Inode* inode = FindInode(ino);
@@ -1462,6 +1593,12 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
   handles_[fh] = handle;
   OpenReply reply;
   reply.fh = fh;
+  // The kernel keeps the pages it has of this file while the version is the one they came from.
+  if (Inode* inode = FindInode(ino)) {
+    bool clean = !inode->local_dirty && !handle->etag.empty();
+    reply.keep_cache = clean && inode->cached_etag == handle->etag;
+    inode->cached_etag = clean ? handle->etag : "";
+  }
   return reply;
 }
 
@@ -1509,43 +1646,29 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
 
 Result<std::string> Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key,
                                                  uint64_t offset, size_t size) {
-  std::lock_guard hlock(handle.mu);
-  if (offset >= handle.size || size == 0) return std::string();
-  uint64_t end = std::min<uint64_t>(handle.size, offset + size);
-  if (offset >= handle.buf_start && end <= handle.buf_start + handle.buf.size()) {
-    handle.next_offset = end;
-    return handle.buf.substr(offset - handle.buf_start, end - offset);
-  }
-  uint64_t min_window = std::max<uint64_t>(options_.min_read_ahead, 1);
-  uint64_t max_window = std::max(options_.max_read_ahead, min_window);
-  if (offset == handle.next_offset && handle.window > 0) {
-    handle.window = std::min(handle.window * 2, max_window);
-  } else {
-    handle.window = min_window;
-  }
-  uint64_t fetch_end = std::min<uint64_t>(handle.size, std::max(end, offset + handle.window));
-  s3::GetObjectRequest get;
-  get.key = key;
-  get.range = s3::ByteRange{offset, fetch_end - 1};
-  get.if_match = handle.etag;
-  std::string data;
-  data.reserve(fetch_end - offset);
-  Result<s3::ObjectInfo> info = client_.GetObject(get, [&](std::string_view chunk) {
-    data.append(chunk);
-    return Status::Ok();
-  });
-  if (!info.ok()) {
-    handle.buf.clear();
-    if (info.status().code() == ErrorCode::kNotFound) {
-      return Status(ErrorCode::kStale, key + " was deleted while open");
+  std::shared_ptr<ReadAhead> reader;
+  {
+    std::lock_guard hlock(handle.mu);
+    if (!handle.reader || handle.reader->etag() != handle.etag ||
+        handle.reader->size() != handle.size) {
+      ReadAheadParams params;
+      params.min_window = std::max<uint64_t>(options_.min_read_ahead, 4096);
+      params.max_window = std::max(options_.max_read_ahead, params.min_window);
+      params.chunk_size = std::max(options_.read_chunk, params.min_window);
+      handle.reader = std::make_shared<ReadAhead>(client_, pool_, budget_, key, handle.etag,
+                                                  handle.size, params);
     }
-    return FromServer(info.status(), "GET", key);
+    reader = handle.reader;  // kept alive if a later read replaces it (a new version)
   }
-  if (data.size() != fetch_end - offset) return Status(ErrorCode::kIoError, key + ": short read");
-  handle.buf_start = offset;
-  handle.buf = std::move(data);
-  handle.next_offset = end;
-  return handle.buf.substr(0, end - offset);
+  Result<std::string> data = reader->Read(offset, size);
+  if (!data.ok()) {
+    if (data.status().code() == ErrorCode::kStale || data.status().code() == ErrorCode::kCorrupt) {
+      spdlog::warn("GET {}: {}", key, data.status().ToString());
+      return data.status();
+    }
+    return FromServer(data.status(), "GET", key);
+  }
+  return data;
 }
 
 Result<std::string> Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size) {
@@ -1563,13 +1686,67 @@ Result<std::string> Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_
   SPACESFS_RETURN_IF_ERROR(Authorize(h.caller, auth::Operation::kRead, path));
   {
     std::lock_guard flock(h.file->mu);
-    if (h.file->staging) return h.file->staging->Read(offset, size);
+    OpenFile& file = *h.file;
+    if (file.stream) {
+      std::string buffered;
+      uint64_t end = std::min<uint64_t>(file.stream->size(), offset + size);
+      if (offset >= end) return std::string();
+      if (file.stream->ReadBuffered(offset, end - offset, &buffered)) return buffered;
+      {
+        std::lock_guard lock(mu_);
+        Inode* inode = FindInode(h.ino);
+        if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+        key = Key(inode->path);
+      }
+      // Bytes already sent: complete the object, then read it like any other.
+      SPACESFS_RETURN_IF_ERROR(UploadLocked(h.ino, file));
+    }
+    if (file.staging) return file.staging->Read(offset, size);
+    if (file.dirty) return std::string();  // truncated to empty, not written since
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(h.ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     key = Key(inode->path);
   }
   return ReadRemote(h, key, offset, size);
+}
+
+Result<bool> Filesystem::Impl::TryStreamWrite(InodeId ino, OpenFile& file, uint64_t offset,
+                                              std::string_view data) {
+  if (file.staging || file.unlinked) return false;
+  if (!file.stream) {
+    // Only a file that is empty here, written from its start.
+    if (file.base_size != 0 || offset != 0) return false;
+    WriteStreamParams params;
+    {
+      std::lock_guard lock(mu_);
+      Inode* inode = FindInode(ino);
+      if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+      params.key = Key(inode->path);
+      params.content_type = inode->content_type;
+      params.metadata = WithoutTimes(MetadataFor(*inode));
+    }
+    params.part_size = std::max<uint64_t>(options_.part_size, 5ull << 20);
+    params.max_parallel = options_.upload_parallel;
+    file.stream_metadata = params.metadata;
+    file.stream = WriteStream::Start(client_, pool_, budget_, std::move(params));
+    if (!file.stream) return false;  // no memory left in the budget: stage on disk
+  } else if (offset != file.stream->size()) {
+    return false;
+  }
+  Status s = file.stream->Append(data);
+  if (!s.ok()) {
+    file.stream.reset();
+    file.dirty = false;
+    std::string key;
+    {
+      std::lock_guard lock(mu_);
+      if (Inode* inode = FindInode(ino)) key = Key(inode->path);
+    }
+    return FromServer(s, "UPLOAD-PART", key);
+  }
+  file.dirty = true;
+  return true;
 }
 
 Result<size_t> Filesystem::Impl::Write(FileHandle fh, uint64_t offset, std::string_view data) {
@@ -1591,14 +1768,27 @@ Result<size_t> Filesystem::Impl::Write(FileHandle fh, uint64_t offset, std::stri
   }
   // The file's current path: a handle kept across a rename is checked where the file is now.
   SPACESFS_RETURN_IF_ERROR(Authorize(h.caller, WriteOperation(h), path));
-  SPACESFS_RETURN_IF_ERROR(EnsureLoaded(file, key));
-  if (h.flags & O_APPEND) offset = file.staging->size();
+  if (h.flags & O_APPEND) {
+    offset = file.stream    ? file.stream->size()
+             : file.staging ? file.staging->size()
+             : file.dirty   ? 0
+                            : file.base_size;
+  }
   if (offset + data.size() > (5ull << 40)) return Status(ErrorCode::kNoSpace, "over 5 TiB");
-  SPACESFS_RETURN_IF_ERROR(file.staging->Write(offset, data));
-  file.dirty = true;
+  Result<bool> streamed = TryStreamWrite(h.ino, file, offset, data);
+  if (!streamed.ok()) return streamed.status();
+  uint64_t new_size = 0;
+  if (*streamed) {
+    new_size = file.stream->size();
+  } else {
+    SPACESFS_RETURN_IF_ERROR(EnsureLoaded(h.ino, file, key));
+    SPACESFS_RETURN_IF_ERROR(file.staging->Write(offset, data));
+    file.dirty = true;
+    new_size = file.staging->size();
+  }
   std::lock_guard lock(mu_);
   if (Inode* inode = FindInode(h.ino)) {
-    inode->attr.size = file.staging->size();
+    inode->attr.size = new_size;
     inode->local_dirty = true;
     inode->attr.blocks = (inode->attr.size + 511) / 512;
     inode->attr.mtime_ns = inode->attr.ctime_ns = WallNowNs();
@@ -1706,14 +1896,19 @@ Result<AttrReply> Filesystem::Impl::SetAttr(const Caller& caller, InodeId ino,
       file->base_size = inode->attr.size;
     }
     std::lock_guard flock(file->mu);
-    if (*request.size == 0 && !file->staging) {
-      Result<std::unique_ptr<StagingFile>> staging = StagingFile::Create(options_.staging_dir);
-      if (!staging.ok()) return staging.status();
-      file->staging = std::move(*staging);
+    if (*request.size == 0) {
+      if (file->stream) {
+        file->stream->Abort();
+        file->stream.reset();
+      }
+      file->staging.reset();
+      file->base_size = 0;
+      file->dirty = true;
+    } else if (!(file->stream && file->stream->size() == *request.size)) {
+      SPACESFS_RETURN_IF_ERROR(EnsureLoaded(ino, *file, key));
+      SPACESFS_RETURN_IF_ERROR(file->staging->Truncate(*request.size));
+      file->dirty = true;
     }
-    SPACESFS_RETURN_IF_ERROR(EnsureLoaded(*file, key));
-    SPACESFS_RETURN_IF_ERROR(file->staging->Truncate(*request.size));
-    file->dirty = true;
     {
       std::lock_guard lock(mu_);
       if (Inode* inode = FindInode(ino)) {

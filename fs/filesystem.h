@@ -201,11 +201,20 @@ struct Options {
   // Local staging files for writes are created (and immediately unlinked) in this directory.
   std::string staging_dir = "/tmp";
   // Files at least this large are uploaded with multipart, in parts of part_size (>= 5 MiB).
+  // A file written front to back from empty is streamed instead: its parts go up while it is
+  // being written, upload_parallel at a time, and nothing is staged on disk.
   uint64_t multipart_threshold = 8ull << 20;
   uint64_t part_size = 8ull << 20;
-  // Sequential reads fetch ahead, from min_read_ahead doubling up to max_read_ahead per handle.
-  uint64_t min_read_ahead = 128ull << 10;
-  uint64_t max_read_ahead = 8ull << 20;
+  size_t upload_parallel = 8;
+  // Sequential reads fetch ahead in chunks of up to read_chunk bytes, several in parallel; the
+  // window ahead grows from min_read_ahead to max_read_ahead per handle.
+  uint64_t min_read_ahead = 1ull << 20;
+  uint64_t max_read_ahead = 64ull << 20;
+  uint64_t read_chunk = 8ull << 20;
+  // Bytes held in memory by read-ahead chunks and upload part buffers together (all files).
+  uint64_t memory_budget = 128ull << 20;
+  // Threads sending the background requests (prefetch GETs, upload parts).
+  size_t request_threads = 16;
   // chmod/chown/utimens are written after this delay, so changes within it cost one request.
   std::chrono::milliseconds metadata_flush_delay = std::chrono::seconds(1);
 
@@ -226,6 +235,8 @@ struct Counters {
   uint64_t requests = 0;        // requests sent to the server
   uint64_t denials_local = 0;   // operations refused by the scope (no request sent)
   uint64_t denials_server = 0;  // requests the server refused (403)
+  uint64_t memory_in_use = 0;   // bytes of the memory budget held now
+  uint64_t memory_peak = 0;     // the most held at once
 };
 
 class Filesystem {

@@ -476,10 +476,14 @@ TEST_F(FilesystemTest, LargeFilesUseMultipart) {
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 % 251);
   Result<CreateReply> c = fs_->Create(caller_, kRootInode, "big", 0644, O_CREAT | O_WRONLY);
   ASSERT_TRUE(c.ok());
+  client_.ResetRequestCounts();
   for (size_t off = 0; off < data.size(); off += 1 << 20) {
     ASSERT_TRUE(fs_->Write(c->open.fh, off, std::string_view(data).substr(off, 1 << 20)).ok());
   }
-  client_.ResetRequestCounts();
+  // Written front to back: the full parts went up while writing, nothing is complete yet.
+  EXPECT_EQ(client_.RequestCount(Op::kCreateMultipartUpload), 1u);
+  EXPECT_EQ(client_.RequestCount(Op::kCompleteMultipartUpload), 0u);
+  EXPECT_EQ(client_.Info("big")->size, 0u);
   ASSERT_TRUE(fs_->Release(c->open.fh).ok());
   EXPECT_EQ(client_.RequestCount(Op::kCreateMultipartUpload), 1u);
   EXPECT_EQ(client_.RequestCount(Op::kUploadPart), 3u);
@@ -803,15 +807,26 @@ TEST_F(FilesystemTest, FailedUploadsAreReportedAndRetried) {
   EXPECT_EQ(*flaky.Data("f"), "payload");
   ASSERT_TRUE(fs.Release(c->open.fh).ok());
 
-  // A failed part aborts the multipart upload: nothing is left behind.
+  // A part that fails is kept and sent again: a failed flush loses nothing and exposes nothing,
+  // the release after it completes the object.
   c = fs.Create(caller_, kRootInode, "big", 0644, O_CREAT | O_WRONLY);
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(fs.Write(c->open.fh, 0, std::string(11 << 20, 'b')).ok());
-  flaky.fail_parts = 1;
+  flaky.fail_parts = 2;  // the last part, and its second try
   EXPECT_EQ(fs.Flush(c->open.fh).code(), ErrorCode::kIoError);
-  EXPECT_TRUE(flaky.ListMultipartUploads(s3::ListMultipartUploadsRequest{})->uploads.empty());
+  EXPECT_EQ(flaky.Data("big")->size(), 0u);
   ASSERT_TRUE(fs.Release(c->open.fh).ok());
   EXPECT_EQ(flaky.Data("big")->size(), 11u << 20);
+  EXPECT_TRUE(flaky.ListMultipartUploads(s3::ListMultipartUploadsRequest{})->uploads.empty());
+
+  // Failing for good: the release reports it and the multipart upload is aborted.
+  c = fs.Create(caller_, kRootInode, "lost", 0644, O_CREAT | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(fs.Write(c->open.fh, 0, std::string(11 << 20, 'l')).ok());
+  flaky.fail_parts = 1000;
+  EXPECT_EQ(fs.Release(c->open.fh).code(), ErrorCode::kIoError);
+  EXPECT_EQ(flaky.Data("lost")->size(), 0u);
+  EXPECT_TRUE(flaky.ListMultipartUploads(s3::ListMultipartUploadsRequest{})->uploads.empty());
 }
 
 TEST_F(FilesystemTest, ConcurrentWritersOnOneFile) {

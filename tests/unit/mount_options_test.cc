@@ -70,6 +70,26 @@ TEST(MountOptionsTest, BadValuesAreNamed) {
   EXPECT_EQ(ParseMountOptions({"log_level=loud"}).status().code(), ErrorCode::kConfig);
   EXPECT_NE(ParseMountOptions({"cache=/var/cache/x"}).status().message().find("not supported yet"),
             std::string::npos);
+  EXPECT_NE(ParseMountOptions({"memory_budget=lots"}).status().message().find("'memory_budget'"),
+            std::string::npos);
+  EXPECT_NE(ParseMountOptions({"memory_budget=1M"}).status().message().find("at least 16M"),
+            std::string::npos);
+  EXPECT_NE(ParseMountOptions({"part_size=1M"}).status().message().find("5M and 5G"),
+            std::string::npos);
+  EXPECT_EQ(ParseMountOptions({"upload_parallel=0"}).status().code(), ErrorCode::kConfig);
+}
+
+TEST(MountOptionsTest, DataPathSizes) {
+  Result<MountOptions> o = ParseMountOptions(
+      {"memory_budget=256M,part_size=16m,max_read_ahead=32M,upload_parallel=4"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->memory_budget, 256ull << 20);
+  EXPECT_EQ(o->part_size, 16ull << 20);
+  EXPECT_EQ(o->max_read_ahead, 32ull << 20);
+  EXPECT_EQ(o->upload_parallel, 4u);
+  Result<MountOptions> g = ParseMountOptions({"memory_budget=1G"});
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->memory_budget, 1ull << 30);
 }
 
 }  // namespace

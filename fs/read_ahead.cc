@@ -1,0 +1,239 @@
+#include "fs/read_ahead.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "s3/object_verifier.h"
+
+namespace spacesfs::fs {
+namespace {
+
+struct Chunk {
+  uint64_t start = 0;
+  uint64_t len = 0;
+  bool ready = false;  // data (or error) is final
+  Status error;
+  std::string data;
+  MemoryBudget::Lease lease;
+};
+
+// One GET of [start, start + len); the whole object without a Range (the client then checks it
+// against a plain ETag itself).
+Status Fetch(s3::ObjectClient& client, const std::string& key, const std::string& etag,
+             uint64_t object_size, uint64_t start, uint64_t len, std::string* out) {
+  s3::GetObjectRequest get;
+  get.key = key;
+  get.if_match = etag;
+  if (start != 0 || len != object_size) get.range = s3::ByteRange{start, start + len - 1};
+  out->clear();
+  out->reserve(len);
+  Result<s3::ObjectInfo> info = client.GetObject(get, [&](std::string_view chunk) {
+    if (out->size() + chunk.size() > len) return Status(ErrorCode::kCorrupt, key + ": long body");
+    out->append(chunk);
+    return Status::Ok();
+  });
+  if (!info.ok()) {
+    if (info.status().code() == ErrorCode::kNotFound) {
+      return Status(ErrorCode::kStale, key + " was deleted while open");
+    }
+    if (info.status().code() == ErrorCode::kPreconditionFailed) {
+      return Status(ErrorCode::kStale, key + " was replaced while open");
+    }
+    return info.status();
+  }
+  if (out->size() != len) return Status(ErrorCode::kIoError, key + ": short read");
+  return Status::Ok();
+}
+
+}  // namespace
+
+struct ReadAhead::State {
+  State(s3::ObjectClient& c, WorkerPool& p, MemoryBudget& b, std::string k, std::string e,
+        uint64_t s, ReadAheadParams pa)
+      : client(c), pool(p), budget(b), key(std::move(k)), etag(std::move(e)), size(s),
+        params(pa) {
+    if (params.verify) {
+      verifier.emplace(etag, size);
+      if (!verifier->verifiable()) verifier.reset();
+    }
+  }
+
+  // Constant after construction.
+  s3::ObjectClient& client;
+  WorkerPool& pool;
+  MemoryBudget& budget;
+  const std::string key;
+  const std::string etag;
+  const uint64_t size;
+  const ReadAheadParams params;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  // Guarded by mu.
+  std::map<uint64_t, std::shared_ptr<Chunk>> chunks;  // by start; contiguous up to fetched_end
+  bool sequential = false;
+  uint64_t run_start = 0;    // where the current sequential run began
+  uint64_t fetched_end = 0;  // chunks cover [chunks.begin()->start, fetched_end)
+  uint64_t next_offset = 0;  // end of the last read
+  std::optional<s3::ObjectVerifier> verifier;
+  bool corrupt = false;
+
+  // REQUIRES mu. Adds chunks (started on the pool) until they reach target.
+  void FetchAhead(uint64_t needed_end, uint64_t target, const std::shared_ptr<State>& self);
+  // REQUIRES mu. Feeds ready chunks to the verifier in order; drops chunks behind offset.
+  void Advance(uint64_t offset);
+  void DropAll() {
+    chunks.clear();
+    fetched_end = 0;
+  }
+  // kCorrupt once every byte was fed and they do not match the ETag.
+  Status CheckEnd() {
+    if (!verifier || verifier->fed() != size) return Status::Ok();
+    if (verifier->Finish() != s3::ObjectVerifier::Outcome::kMismatch) {
+      verifier.reset();
+      return Status::Ok();
+    }
+    corrupt = true;
+    return Status(ErrorCode::kCorrupt,
+                  key + ": the bytes read do not match the object's ETag " + etag);
+  }
+};
+
+void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
+                                  const std::shared_ptr<State>& self) {
+  while (fetched_end < target) {
+    uint64_t len = std::min(params.chunk_size,
+                            std::max(params.min_window, fetched_end - run_start));
+    len = std::min(len, size - fetched_end);
+    MemoryBudget::Lease lease = budget.TryAcquire(len);
+    if (!lease.held()) {
+      if (fetched_end >= needed_end) return;  // only fetch ahead within the budget
+      len = needed_end - fetched_end;          // what the reader waits for, nothing more
+    }
+    auto chunk = std::make_shared<Chunk>();
+    chunk->start = fetched_end;
+    chunk->len = len;
+    chunk->lease = std::move(lease);
+    chunks[chunk->start] = chunk;
+    fetched_end += len;
+    pool.Submit([self, chunk]() mutable {
+      std::string data;
+      Status s = Fetch(self->client, self->key, self->etag, self->size, chunk->start, chunk->len,
+                       &data);
+      std::lock_guard lock(self->mu);
+      chunk->data = std::move(data);
+      chunk->error = s;
+      chunk->ready = true;
+      chunk.reset();  // under the lock: a dropped chunk's lease is back once readers wake
+      self->cv.notify_all();
+    });
+  }
+}
+
+void ReadAhead::State::Advance(uint64_t offset) {
+  if (verifier) {
+    for (auto it = chunks.find(verifier->fed()); it != chunks.end() && it->second->ready;
+         it = chunks.find(verifier->fed())) {
+      if (!it->second->error.ok() || !verifier->Feed(it->first, it->second->data)) break;
+    }
+  }
+  // Keep min_window behind the reader for reads the kernel sent out of order.
+  while (!chunks.empty()) {
+    const Chunk& first = *chunks.begin()->second;
+    if (!first.ready || first.start + first.len + params.min_window > offset) break;
+    if (verifier && verifier->fed() <= first.start) verifier.reset();  // never fed: cannot verify
+    chunks.erase(chunks.begin());
+  }
+}
+
+ReadAhead::ReadAhead(s3::ObjectClient& client, WorkerPool& pool, MemoryBudget& budget,
+                     std::string key, std::string etag, uint64_t size, ReadAheadParams params)
+    : state_(std::make_shared<State>(client, pool, budget, std::move(key), std::move(etag), size,
+                                     params)) {}
+
+ReadAhead::~ReadAhead() {
+  std::lock_guard lock(state_->mu);
+  state_->DropAll();  // fetches in flight finish into chunks nobody holds
+}
+
+const std::string& ReadAhead::etag() const { return state_->etag; }
+uint64_t ReadAhead::size() const { return state_->size; }
+
+Result<std::string> ReadAhead::Read(uint64_t offset, size_t n) {
+  State& st = *state_;
+  if (offset >= st.size || n == 0) return std::string();
+  uint64_t end = std::min<uint64_t>(st.size, offset + n);
+  std::unique_lock lock(st.mu);
+  if (st.corrupt) {
+    return Status(ErrorCode::kCorrupt, st.key + ": the bytes read do not match the object's ETag");
+  }
+  uint64_t first_start = st.chunks.empty() ? st.fetched_end : st.chunks.begin()->first;
+  bool in_window = !st.chunks.empty() && offset >= first_start && offset <= st.fetched_end;
+  bool near_next = st.sequential && offset >= st.next_offset &&
+                   offset <= st.next_offset + st.params.min_window;
+  bool sequential = offset == 0 || offset == st.next_offset || in_window || near_next;
+  if (!sequential) {
+    st.sequential = false;
+    st.DropAll();
+    st.next_offset = end;
+    lock.unlock();
+    std::string data;
+    Status s = Fetch(st.client, st.key, st.etag, st.size, offset, end - offset, &data);
+    if (!s.ok()) return s;
+    lock.lock();
+    if (st.verifier && st.verifier->fed() == offset) (void)st.verifier->Feed(offset, data);
+    if (Status c = st.CheckEnd(); !c.ok()) return c;
+    return data;
+  }
+  if (!st.sequential || !in_window) {
+    // A new sequential run starts here.
+    st.DropAll();
+    st.sequential = true;
+    st.run_start = offset;
+    st.fetched_end = offset;
+  }
+  uint64_t ahead = std::clamp<uint64_t>(2 * (end - st.run_start), st.params.min_window,
+                                        st.params.max_window);
+  st.FetchAhead(end, std::min(st.size, end + ahead), state_);
+  // Wait for the chunks covering [offset, end).
+  std::string out;
+  out.reserve(end - offset);
+  uint64_t pos = offset;
+  while (pos < end) {
+    auto it = st.chunks.upper_bound(pos);
+    if (it == st.chunks.begin()) break;
+    std::shared_ptr<Chunk> chunk = std::prev(it)->second;
+    if (pos >= chunk->start + chunk->len) break;
+    st.cv.wait(lock, [&] { return chunk->ready; });
+    if (!chunk->error.ok()) {
+      Status error = chunk->error;
+      // Forget this chunk and everything after it: the next read fetches them again.
+      st.chunks.erase(st.chunks.find(chunk->start), st.chunks.end());
+      st.fetched_end = chunk->start;
+      if (st.chunks.empty()) st.sequential = false;
+      return error;
+    }
+    uint64_t take = std::min(end, chunk->start + chunk->len) - pos;
+    out.append(chunk->data, pos - chunk->start, take);
+    pos += take;
+  }
+  if (pos != end) return Status(ErrorCode::kInternal, st.key + ": read-ahead lost a chunk");
+  st.next_offset = std::max(st.next_offset, end);
+  st.Advance(offset);
+  if (end == st.size && st.verifier) {
+    // The last bytes go back only once all earlier ones (maybe still in flight for reads the
+    // kernel sent alongside) are checked.
+    st.cv.wait(lock, [&] {
+      return std::all_of(st.chunks.begin(), st.chunks.end(),
+                         [](const auto& c) { return c.second->ready; });
+    });
+    st.Advance(offset);
+  }
+  if (Status c = st.CheckEnd(); !c.ok()) return c;
+  return out;
+}
+
+}  // namespace spacesfs::fs

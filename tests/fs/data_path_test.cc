@@ -1,0 +1,422 @@
+// The data path's parts over MemoryObjectClient: WriteStream (parts uploaded while writing,
+// bounded by the memory budget), ReadAhead (parallel prefetch, exact random reads, If-Match,
+// verification of sequential reads against the ETag), and the Filesystem streaming through them.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fs/counting_client.h"
+#include "fs/filesystem.h"
+#include "fs/memory_budget.h"
+#include "fs/read_ahead.h"
+#include "fs/worker_pool.h"
+#include "fs/write_stream.h"
+#include "s3/fault_injecting_client.h"
+#include "s3/memory_object_client.h"
+
+namespace spacesfs::fs {
+namespace {
+
+using Op = s3::MemoryObjectClient::Operation;
+constexpr uint64_t kMiB = 1ull << 20;
+
+std::string Pattern(size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  std::mt19937 rng(seed);
+  for (char& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+void Put(s3::ObjectClient& client, const std::string& key, const std::string& data) {
+  s3::PutObjectRequest put;
+  put.key = key;
+  put.body = s3::BodySource::FromView(data);
+  ASSERT_TRUE(client.PutObject(put).ok());
+}
+
+// Flips one byte of every ranged GET body that covers flip_at (as a broken proxy would).
+class FlippingClient : public CountingClient {
+ public:
+  FlippingClient(s3::ObjectClient& inner, uint64_t flip_at) : CountingClient(inner), at_(flip_at) {}
+  Result<s3::ObjectInfo> GetObject(const s3::GetObjectRequest& request,
+                                   const s3::BodySink& sink) override {
+    uint64_t pos = request.range ? request.range->first : 0;
+    return CountingClient::GetObject(request, [&](std::string_view chunk) {
+      std::string copy(chunk);
+      if (request.range && at_ >= pos && at_ < pos + copy.size()) copy[at_ - pos] ^= 0x20;
+      pos += chunk.size();
+      return sink(copy);
+    });
+  }
+
+ private:
+  uint64_t at_;
+};
+
+TEST(MemoryBudget, LeasesAreBoundedAndReturned) {
+  MemoryBudget budget(10);
+  MemoryBudget::Lease a = budget.TryAcquire(6);
+  EXPECT_TRUE(a.held());
+  EXPECT_FALSE(budget.TryAcquire(5).held());
+  MemoryBudget::Lease b = budget.TryAcquire(4);
+  EXPECT_TRUE(b.held());
+  EXPECT_EQ(budget.used(), 10u);
+  a.Reset();
+  EXPECT_EQ(budget.used(), 4u);
+  { MemoryBudget::Lease c = budget.TryAcquire(6); EXPECT_TRUE(c.held()); }
+  EXPECT_EQ(budget.used(), 4u);
+  EXPECT_EQ(budget.peak(), 10u);
+}
+
+class WriteStreamTest : public ::testing::Test {
+ protected:
+  WriteStreamParams Params(const std::string& key) {
+    WriteStreamParams p;
+    p.key = key;
+    p.part_size = 5 * kMiB;
+    p.max_parallel = 3;
+    p.metadata = {{"mode", "33188"}};
+    return p;
+  }
+  s3::MemoryObjectClient memory_;
+  WorkerPool pool_{4};
+  MemoryBudget budget_{64 * kMiB};
+};
+
+TEST_F(WriteStreamTest, PartsGoUpWhileWritingAndTheObjectAppearsOnlyWhenFinished) {
+  std::string data = Pattern(17 * kMiB + 7, 1);
+  auto stream = WriteStream::Start(memory_, pool_, budget_, Params("a/big"));
+  ASSERT_NE(stream, nullptr);
+  std::mt19937 rng(7);
+  for (size_t off = 0; off < data.size();) {
+    size_t n = std::min<size_t>(data.size() - off, 1 + rng() % (700 << 10));
+    ASSERT_TRUE(stream->Append(std::string_view(data).substr(off, n)).ok());
+    off += n;
+  }
+  EXPECT_TRUE(stream->started());
+  EXPECT_GE(memory_.RequestCount(Op::kUploadPart), 2u);  // before Finish
+  EXPECT_FALSE(memory_.Info("a/big").has_value());
+  Result<std::string> etag = stream->Finish({}, "");
+  ASSERT_TRUE(etag.ok()) << etag.status().ToString();
+  EXPECT_TRUE(etag->ends_with("-4\"")) << *etag;
+  EXPECT_TRUE(*memory_.Data("a/big") == data);
+  EXPECT_EQ(memory_.Info("a/big")->metadata.at("mode"), "33188");
+  EXPECT_EQ(budget_.used(), 0u);
+  EXPECT_LE(budget_.peak(), 4 * 5 * kMiB);  // max_parallel in flight + the one being filled
+}
+
+TEST_F(WriteStreamTest, SmallObjectIsOnePutWithTheFinalMetadata) {
+  auto stream = WriteStream::Start(memory_, pool_, budget_, Params("small"));
+  ASSERT_NE(stream, nullptr);
+  ASSERT_TRUE(stream->Append("hello ").ok());
+  ASSERT_TRUE(stream->Append("world").ok());
+  std::string out;
+  EXPECT_TRUE(stream->ReadBuffered(6, 5, &out));
+  EXPECT_EQ(out, "world");
+  EXPECT_FALSE(stream->ReadBuffered(6, 6, &out));
+  ASSERT_TRUE(stream->Finish({{"mode", "33261"}}, "text/plain").ok());
+  EXPECT_EQ(*memory_.Data("small"), "hello world");
+  EXPECT_EQ(memory_.Info("small")->metadata.at("mode"), "33261");
+  EXPECT_EQ(memory_.RequestCount(Op::kPutObject), 1u);
+  EXPECT_EQ(memory_.RequestCount(Op::kCreateMultipartUpload), 0u);
+}
+
+TEST_F(WriteStreamTest, AFailedPartAbortsTheUploadAndLeavesNothing) {
+  s3::FaultInjectingClient faulty(memory_, 1);
+  faulty.AddRule(s3::FaultRule::FailNth(s3::Operation::kUploadPart, 2,
+                                        Status(ErrorCode::kServerError, "injected")));
+  auto stream = WriteStream::Start(faulty, pool_, budget_, Params("broken"));
+  ASSERT_NE(stream, nullptr);
+  std::string data = Pattern(16 * kMiB, 2);
+  Status s;
+  for (size_t off = 0; off < data.size() && s.ok(); off += kMiB) {
+    s = stream->Append(std::string_view(data).substr(off, kMiB));
+  }
+  // The second part failed once: it is sent again, so the stream completes.
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE(stream->Finish({}, "").ok());
+  EXPECT_TRUE(*memory_.Data("broken") == data);
+  EXPECT_EQ(budget_.used(), 0u);
+}
+
+TEST_F(WriteStreamTest, APartFailingForGoodAbortsTheUploadAndLeavesNothing) {
+  s3::FaultInjectingClient faulty(memory_, 1);
+  faulty.AddRule(s3::FaultRule::FailFrom(s3::Operation::kUploadPart, 2,
+                                         Status(ErrorCode::kServerError, "injected")));
+  auto stream = WriteStream::Start(faulty, pool_, budget_, Params("broken"));
+  ASSERT_NE(stream, nullptr);
+  std::string data = Pattern(40 * kMiB, 2);
+  Status s;
+  for (size_t off = 0; off < data.size() && s.ok(); off += kMiB) {
+    s = stream->Append(std::string_view(data).substr(off, kMiB));
+  }
+  Result<std::string> etag = s.ok() ? stream->Finish({}, "") : Result<std::string>(s);
+  EXPECT_FALSE(etag.ok());
+  if (!stream->failed()) stream->Abort();
+  EXPECT_FALSE(memory_.Info("broken").has_value());
+  EXPECT_EQ(memory_.RequestCount(Op::kAbortMultipartUpload), 1u);
+  Result<s3::ListMultipartUploadsPage> uploads = memory_.ListMultipartUploads({});
+  ASSERT_TRUE(uploads.ok());
+  EXPECT_TRUE(uploads->uploads.empty());
+  EXPECT_EQ(budget_.used(), 0u);
+}
+
+TEST_F(WriteStreamTest, NoBudgetNoStreamAndATightBudgetStillCompletes) {
+  MemoryBudget tight(5 * kMiB);
+  auto first = WriteStream::Start(memory_, pool_, tight, Params("one"));
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(WriteStream::Start(memory_, pool_, tight, Params("two")), nullptr);
+  std::string data = Pattern(23 * kMiB, 3);
+  ASSERT_TRUE(first->Append(data).ok());
+  ASSERT_TRUE(first->Finish({}, "").ok());
+  EXPECT_TRUE(*memory_.Data("one") == data);
+  EXPECT_LE(tight.peak(), 5 * kMiB);
+}
+
+class ReadAheadTest : public ::testing::Test {
+ protected:
+  ReadAheadParams Params() {
+    ReadAheadParams p;
+    p.min_window = 256 << 10;
+    p.max_window = 8 * kMiB;
+    p.chunk_size = 2 * kMiB;
+    return p;
+  }
+  s3::MemoryObjectClient memory_;
+  WorkerPool pool_{4};
+  MemoryBudget budget_{32 * kMiB};
+};
+
+TEST_F(ReadAheadTest, SequentialReadsArePrefetchedInGrowingChunks) {
+  std::string data = Pattern(20 * kMiB + 3, 4);
+  Put(memory_, "seq", data);
+  ReadAhead reader(memory_, pool_, budget_, "seq", memory_.Info("seq")->etag, data.size(), Params());
+  std::string back;
+  for (;;) {
+    Result<std::string> r = reader.Read(back.size(), 128 << 10);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (r->empty()) break;
+    back += *r;
+  }
+  EXPECT_TRUE(back == data);
+  // 160 kernel-sized reads became a dozen or so GETs of up to 2 MiB.
+  EXPECT_LE(memory_.RequestCount(Op::kGetObject), 16u);
+  EXPECT_LE(budget_.peak(), 32 * kMiB);
+}
+
+TEST_F(ReadAheadTest, RandomReadsFetchExactlyWhatIsAsked) {
+  std::string data = Pattern(16 * kMiB, 5);
+  Put(memory_, "rnd", data);
+  CountingClient counting(memory_);
+  ReadAhead reader(counting, pool_, budget_, "rnd", memory_.Info("rnd")->etag, data.size(),
+                   Params());
+  std::mt19937 rng(9);
+  uint64_t bytes = 0;
+  for (int i = 0; i < 50; ++i) {
+    uint64_t off = (rng() % (data.size() / 4096 - 1) + 1) * 4096;
+    Result<std::string> r = reader.Read(off, 4096);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, data.substr(off, 4096));
+    bytes += r->size();
+  }
+  EXPECT_EQ(counting.requests(), 50u);
+  EXPECT_EQ(bytes, 50u * 4096);
+}
+
+TEST_F(ReadAheadTest, AReplacedObjectIsStaleNeverMixed) {
+  Put(memory_, "x", Pattern(4 * kMiB, 6));
+  ReadAhead reader(memory_, pool_, budget_, "x", memory_.Info("x")->etag, 4 * kMiB, Params());
+  ASSERT_TRUE(reader.Read(0, 4096).ok());
+  Put(memory_, "x", Pattern(4 * kMiB, 7));
+  Status s;
+  for (uint64_t off = 4096; off < 4 * kMiB && s.ok(); off += 128 << 10) {
+    s = reader.Read(off, 128 << 10).status();
+  }
+  EXPECT_EQ(s.code(), ErrorCode::kStale) << s.ToString();
+}
+
+TEST_F(ReadAheadTest, AFlippedByteFailsTheLastReadOfASequentialReader) {
+  std::string data = Pattern(6 * kMiB + 11, 8);
+  Put(memory_, "f", data);
+  FlippingClient flipping(memory_, 3 * kMiB + 5);
+  ReadAhead reader(flipping, pool_, budget_, "f", memory_.Info("f")->etag, data.size(), Params());
+  Status last;
+  uint64_t off = 0;
+  for (;;) {
+    Result<std::string> r = reader.Read(off, 128 << 10);
+    if (!r.ok()) {
+      last = r.status();
+      break;
+    }
+    if (r->empty()) break;
+    off += r->size();
+  }
+  EXPECT_EQ(last.code(), ErrorCode::kCorrupt) << "read to " << off;
+  // The same bytes read without the flip verify.
+  ReadAhead clean(memory_, pool_, budget_, "f", memory_.Info("f")->etag, data.size(), Params());
+  std::string back;
+  for (;;) {
+    Result<std::string> r = clean.Read(back.size(), 128 << 10);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (r->empty()) break;
+    back += *r;
+  }
+  EXPECT_TRUE(back == data);
+}
+
+TEST_F(ReadAheadTest, ConcurrentOutOfOrderReadsAreServedAndVerified) {
+  std::string data = Pattern(12 * kMiB, 10);
+  Put(memory_, "c", data);
+  ReadAhead reader(memory_, pool_, budget_, "c", memory_.Info("c")->etag, data.size(), Params());
+  // As the kernel does: several reads of one handle in flight, answered out of order.
+  std::vector<std::thread> threads;
+  std::vector<std::string> parts(data.size() / (128 << 10));
+  std::atomic<size_t> next{0};
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < parts.size(); i = next++) {
+        Result<std::string> r = reader.Read(i * (128 << 10), 128 << 10);
+        if (!r.ok()) failures++;
+        else parts[i] = *r;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::string back;
+  for (auto& p : parts) back += p;
+  EXPECT_TRUE(back == data);
+}
+
+// --- the Filesystem streaming through them ---
+
+class StreamingFilesystemTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Options o;
+    o.staging_dir = ::testing::TempDir();
+    o.part_size = 5 * kMiB;
+    o.multipart_threshold = 5 * kMiB;
+    o.memory_budget = 64 * kMiB;
+    o.metadata_flush_delay = std::chrono::seconds(60);
+    fs_ = std::make_unique<Filesystem>(memory_, o);
+  }
+  FileHandle Create(const std::string& name) {
+    Result<CreateReply> c = fs_->Create(caller_, kRootInode, name, 0644, O_CREAT | O_WRONLY);
+    EXPECT_TRUE(c.ok());
+    return c.ok() ? c->open.fh : 0;
+  }
+  std::string ReadAll(const std::string& name) {
+    Result<Entry> e = fs_->Lookup(caller_, kRootInode, name);
+    EXPECT_TRUE(e.ok());
+    Result<OpenReply> o = fs_->Open(caller_, e->ino, O_RDONLY);
+    EXPECT_TRUE(o.ok());
+    std::string out;
+    for (;;) {
+      Result<std::string> r = fs_->Read(o->fh, out.size(), 128 << 10);
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (!r.ok() || r->empty()) break;
+      out += *r;
+    }
+    EXPECT_TRUE(fs_->Release(o->fh).ok());
+    return out;
+  }
+  s3::MemoryObjectClient memory_;
+  Caller caller_{1000, 1000, 42, {}};
+  std::unique_ptr<Filesystem> fs_;
+};
+
+TEST_F(StreamingFilesystemTest, SequentialWriteStreamsWithoutStagingAndIsCompleteOnRelease) {
+  std::string data = Pattern(13 * kMiB + 1, 11);
+  FileHandle fh = Create("s");
+  for (size_t off = 0; off < data.size(); off += 128 << 10) {
+    ASSERT_TRUE(fs_->Write(fh, off, std::string_view(data).substr(off, 128 << 10)).ok());
+  }
+  EXPECT_EQ(memory_.Info("s")->size, 0u);  // the empty object of create; no partial object
+  EXPECT_EQ(memory_.RequestCount(Op::kCreateMultipartUpload), 1u);  // parts are on their way
+  ASSERT_TRUE(fs_->Release(fh).ok());
+  EXPECT_TRUE(*memory_.Data("s") == data);
+  EXPECT_EQ(ReadAll("s"), data);
+  EXPECT_EQ(fs_->GetCounters().memory_in_use, 0u);
+}
+
+TEST_F(StreamingFilesystemTest, ASeekBackWhileStreamingFallsBackAndKeepsEveryByte) {
+  std::string data = Pattern(11 * kMiB, 12);
+  FileHandle fh = Create("seek");
+  ASSERT_TRUE(fs_->Write(fh, 0, data).ok());
+  // Rewrite a header, as archivers do: the stream is completed and the file staged.
+  ASSERT_TRUE(fs_->Write(fh, 10, "HEADER").ok());
+  data.replace(10, 6, "HEADER");
+  ASSERT_TRUE(fs_->Write(fh, data.size(), "tail").ok());
+  data += "tail";
+  Result<std::string> mid = fs_->Read(fh, 5 * kMiB, 16);
+  ASSERT_TRUE(mid.ok());
+  EXPECT_EQ(*mid, data.substr(5 * kMiB, 16));
+  ASSERT_TRUE(fs_->Release(fh).ok());
+  EXPECT_TRUE(*memory_.Data("seek") == data);
+}
+
+TEST_F(StreamingFilesystemTest, ReadsTruncateAndUnlinkOfAStreamingFile) {
+  std::string data = Pattern(7 * kMiB, 13);
+  FileHandle fh = Create("t");
+  ASSERT_TRUE(fs_->Write(fh, 0, data).ok());
+  Result<std::string> buffered = fs_->Read(fh, 6 * kMiB, 100);  // still in the part buffer
+  ASSERT_TRUE(buffered.ok());
+  EXPECT_EQ(*buffered, data.substr(6 * kMiB, 100));
+  Result<std::string> sent = fs_->Read(fh, 100, 100);  // already sent: the object completes
+  ASSERT_TRUE(sent.ok());
+  EXPECT_EQ(*sent, data.substr(100, 100));
+  SetAttrRequest trunc;
+  trunc.size = 3 * kMiB;
+  Result<Entry> e = fs_->Lookup(caller_, kRootInode, "t");
+  ASSERT_TRUE(e.ok());
+  ASSERT_TRUE(fs_->SetAttr(caller_, e->ino, trunc, fh).ok());
+  ASSERT_TRUE(fs_->Release(fh).ok());
+  EXPECT_TRUE(*memory_.Data("t") == data.substr(0, 3 * kMiB));
+
+  // Unlinked while streaming: nothing is left on the server, the handle still reads its bytes.
+  FileHandle u = Create("u");
+  ASSERT_TRUE(fs_->Write(u, 0, data).ok());
+  ASSERT_TRUE(fs_->Unlink(caller_, kRootInode, "u").ok());
+  Result<std::string> after = fs_->Read(u, 2 * kMiB, 64);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(*after, data.substr(2 * kMiB, 64));
+  ASSERT_TRUE(fs_->Release(u).ok());
+  EXPECT_FALSE(memory_.Info("u").has_value());
+  Result<s3::ListMultipartUploadsPage> uploads = memory_.ListMultipartUploads({});
+  ASSERT_TRUE(uploads.ok());
+  EXPECT_TRUE(uploads->uploads.empty());
+}
+
+TEST_F(StreamingFilesystemTest, OTruncRewriteStreamsAndChmodDuringTheStreamIsKept) {
+  std::string first = Pattern(6 * kMiB, 14);
+  FileHandle fh = Create("r");
+  ASSERT_TRUE(fs_->Write(fh, 0, first).ok());
+  ASSERT_TRUE(fs_->Release(fh).ok());
+  Result<Entry> e = fs_->Lookup(caller_, kRootInode, "r");
+  ASSERT_TRUE(e.ok());
+  Result<OpenReply> o = fs_->Open(caller_, e->ino, O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(o.ok());
+  std::string second = Pattern(12 * kMiB, 15);
+  memory_.ResetRequestCounts();
+  ASSERT_TRUE(fs_->Write(o->fh, 0, second).ok());
+  EXPECT_EQ(memory_.RequestCount(Op::kGetObject), 0u);  // nothing downloaded to overwrite it
+  SetAttrRequest chmod;
+  chmod.mode = 0600;
+  ASSERT_TRUE(fs_->SetAttr(caller_, e->ino, chmod, std::nullopt).ok());
+  ASSERT_TRUE(fs_->Release(o->fh).ok());
+  ASSERT_TRUE(fs_->SyncMetadata().ok());
+  EXPECT_TRUE(*memory_.Data("r") == second);
+  EXPECT_EQ(memory_.Info("r")->metadata.at("mode"), std::to_string(S_IFREG | 0600));
+}
+
+}  // namespace
+}  // namespace spacesfs::fs
