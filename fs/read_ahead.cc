@@ -111,7 +111,8 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
     MemoryBudget::Lease lease = budget.TryAcquire(len);
     if (!lease.held()) {
       if (fetched_end >= needed_end) return;  // only fetch ahead within the budget
-      len = needed_end - fetched_end;          // what the reader waits for, nothing more
+      // What the reader waits for, outside the budget (at most min_window per read in flight).
+      len = std::min(std::max(needed_end - fetched_end, params.min_window), size - fetched_end);
     }
     auto chunk = std::make_shared<Chunk>();
     chunk->start = fetched_end;
@@ -197,6 +198,9 @@ Result<std::string> ReadAhead::Read(uint64_t offset, size_t n) {
   }
   uint64_t ahead = std::clamp<uint64_t>(2 * (end - st.run_start), st.params.min_window,
                                         st.params.max_window);
+  // Share the budget: the less is free, the less each reader fetches ahead.
+  uint64_t free = st.budget.limit() - std::min(st.budget.limit(), st.budget.used());
+  ahead = std::min(ahead, std::max(st.params.min_window, free / 2));
   st.FetchAhead(end, std::min(st.size, end + ahead), state_);
   // Wait for the chunks covering [offset, end).
   std::string out;

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "s3/client_config.h"
@@ -217,12 +219,32 @@ TEST_F(ShellCommandsTest, ListsTenThousandObjects) {
   EXPECT_EQ(Sh("ls -l many | grep -c '^-'"), "10000\n");
 }
 
+// The daemon's peak resident memory (VmHWM), in MiB.
+uint64_t PeakRssMib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) / 1024;
+  }
+  return 0;
+}
+
 TEST_F(ShellCommandsTest, OneGibFileRoundTripsBitForBit) {
   Sh("head -c 1073741824 /dev/urandom > /tmp/spacesfs-1g.$$ && cp /tmp/spacesfs-1g.$$ big.bin && "
      "sha256sum < /tmp/spacesfs-1g.$$ > /tmp/spacesfs-1g.sum && rm /tmp/spacesfs-1g.$$");
+  // Streamed, not held: the daemon stays within its memory budget (128 MiB by default) plus
+  // its own working set, far below the file's size.
+  uint64_t write_peak = PeakRssMib(mount_->pid());
   Remount();
   RunShell("sync; echo 3 > /proc/sys/vm/drop_caches");
   EXPECT_EQ(Sh("sha256sum < big.bin"), Sh("cat /tmp/spacesfs-1g.sum"));
+  uint64_t read_peak = PeakRssMib(mount_->pid());
+  std::printf("daemon peak RSS: writing 1 GiB %llu MiB, reading it %llu MiB\n",
+              static_cast<unsigned long long>(write_peak),
+              static_cast<unsigned long long>(read_peak));
+  EXPECT_GT(write_peak, 0u);
+  EXPECT_LT(write_peak, 256u);
+  EXPECT_LT(read_peak, 256u);
   Result<s3::ObjectInfo> head = client_->HeadObject(*prefix_ + "big.bin");
   ASSERT_TRUE(head.ok());
   EXPECT_EQ(head->size, 1ull << 30);
