@@ -7,6 +7,7 @@
 //   spacesfs keys create|list|revoke|rotate ...                   mint per-Space keys (docs/KEYS.md)
 //   spacesfs version
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 #include <sys/prctl.h>
 
 #include <cstdio>
@@ -74,6 +75,10 @@ int RunSubcommand(int argc, char** argv) {
 int main(int argc, char** argv) {
   // Secrets live in this process's memory: no core dumps, no ptrace by other users.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // Part buffers and read-ahead chunks (megabytes each) are mapped and unmapped, not kept in
+  // malloc's arenas after use, so the daemon's memory follows its budget.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_ARENA_MAX, 4);
   if (argc > 1 && std::string(argv[1]) == "keys") return spacesfs::cli::RunKeys(argc, argv);
   if (argc > 1 && IsSubcommand(argv[1])) {
     if (std::string(argv[1]) == "--version") {

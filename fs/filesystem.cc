@@ -20,6 +20,7 @@
 #include "fs/object_metadata.h"
 #include "fs/read_ahead.h"
 #include "fs/staging_file.h"
+#include "fs/upload_journal.h"
 #include "fs/worker_pool.h"
 #include "fs/write_stream.h"
 
@@ -241,6 +242,9 @@ class Filesystem::Impl {
   Result<std::string> ReadRemote(Handle& handle, const std::string& key, uint64_t offset,
                                  size_t size);
   void FlusherLoop();
+  // Records multipart uploads in the journal (failures are logged: the upload goes on).
+  void JournalStarted(const std::string& key, const std::string& upload_id);
+  void JournalEnded(const std::string& upload_id);
 
   // Constant after construction.
   CountingClient counting_;
@@ -248,7 +252,8 @@ class Filesystem::Impl {
   const Options options_;
   const int64_t mount_time_ns_;
   MemoryBudget budget_;
-  WorkerPool pool_;  // after budget_ and client_: its tasks use them until it is joined
+  std::unique_ptr<UploadJournal> journal_;  // null without a state_dir (or if it cannot be opened)
+  WorkerPool pool_;  // after budget_, journal_ and client_: its tasks use them until it is joined
 
   std::atomic<uint64_t> denials_local_{0};
   std::atomic<uint64_t> denials_server_{0};
@@ -286,6 +291,19 @@ Filesystem::Impl::Impl(s3::ObjectClient& client, Options options)
   root.attr.ino = kRootInode;
   root.lookups = 1;
   inodes_[kRootInode] = std::move(root);
+  if (!options_.state_dir.empty()) {
+    Result<std::unique_ptr<UploadJournal>> journal =
+        UploadJournal::Open(options_.state_dir, options_.space_id);
+    if (journal.ok()) {
+      journal_ = std::move(*journal);
+    } else {
+      spdlog::warn("uploads a killed daemon leaves will not be cleaned up: {}",
+                   journal.status().ToString());
+    }
+    pool_.Submit([this] {
+      AbortAbandonedUploads(client_, options_.state_dir, options_.space_id);
+    });
+  }
   flusher_ = std::thread([this] { FlusherLoop(); });
 }
 
@@ -413,6 +431,16 @@ Status Filesystem::Impl::AuthorizeUpload(const Handle& handle) {
   return Authorize(handle.caller,
                    Writable(handle.flags) ? WriteOperation(handle) : auth::Operation::kOverwrite,
                    path);
+}
+
+void Filesystem::Impl::JournalStarted(const std::string& key, const std::string& upload_id) {
+  if (!journal_) return;
+  if (Status s = journal_->Started(key, upload_id); !s.ok()) spdlog::warn("{}", s.ToString());
+}
+
+void Filesystem::Impl::JournalEnded(const std::string& upload_id) {
+  if (!journal_) return;
+  if (Status s = journal_->Ended(upload_id); !s.ok()) spdlog::warn("{}", s.ToString());
 }
 
 Status Filesystem::Impl::FromServer(const Status& s, std::string_view what,
@@ -1340,6 +1368,12 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
   while ((size + part_size - 1) / part_size > 10000) part_size *= 2;
   Result<std::string> id = client_.CreateMultipartUpload(key, metadata, content_type);
   if (!id.ok()) return FromServer(id.status(), "CREATE-MULTIPART", key);
+  JournalStarted(key, *id);
+  struct Ended {
+    Impl* impl;
+    const std::string& id;
+    ~Ended() { impl->JournalEnded(id); }
+  } ended{this, *id};
   // Parts go up from the staging file (no copy in memory), upload_parallel at a time.
   struct Progress {
     std::mutex mu;
@@ -1728,6 +1762,10 @@ Result<bool> Filesystem::Impl::TryStreamWrite(InodeId ino, OpenFile& file, uint6
     }
     params.part_size = std::max<uint64_t>(options_.part_size, 5ull << 20);
     params.max_parallel = options_.upload_parallel;
+    params.on_upload_started = [this](const std::string& key, const std::string& id) {
+      JournalStarted(key, id);
+    };
+    params.on_upload_ended = [this](const std::string& id) { JournalEnded(id); };
     file.stream_metadata = params.metadata;
     file.stream = WriteStream::Start(client_, pool_, budget_, std::move(params));
     if (!file.stream) return false;  // no memory left in the budget: stage on disk

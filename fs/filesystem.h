@@ -215,6 +215,12 @@ struct Options {
   uint64_t memory_budget = 128ull << 20;
   // Threads sending the background requests (prefetch GETs, upload parts).
   size_t request_threads = 16;
+  // Where the journal of multipart uploads in progress is kept ("" = none), and what identifies
+  // the Space in it ("<endpoint>|<bucket>|<prefix>"). At construction, uploads that an earlier
+  // daemon of the same Space started and never finished (it was killed) are aborted in the
+  // background; see fs/upload_journal.h.
+  std::string state_dir;
+  std::string space_id;
   // chmod/chown/utimens are written after this delay, so changes within it cost one request.
   std::chrono::milliseconds metadata_flush_delay = std::chrono::seconds(1);
 
