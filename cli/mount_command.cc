@@ -94,14 +94,6 @@ std::string UserName(uint32_t uid) {
   return found->pw_name;
 }
 
-// True when every grant of the profile for space is `read`: nobody may change anything.
-bool OnlyReadGrants(const auth::Profile& profile, const std::string& space) {
-  for (const auth::Grant& grant : profile.grants) {
-    if (grant.space == space && grant.permission != auth::Permission::kRead) return false;
-  }
-  return true;
-}
-
 std::string DescribeScope(const auth::Profile& profile, const std::string& space) {
   std::string out;
   for (const auth::Grant& grant : profile.grants) {
@@ -178,7 +170,7 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
                 scope.status().message());
   }
   // Only `read` grants: the whole mount is read-only (`ro` in its options, EROFS for writes).
-  const bool read_only = options->read_only || OnlyReadGrants(*profile, target->space);
+  const bool read_only = options->read_only || scope->read_only();
   Result<std::unique_ptr<s3::CurlObjectClient>> client = OpenSpace(*profile, target->space);
   if (!client.ok()) return Fail(client.status().message());
 
