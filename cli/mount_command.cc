@@ -104,6 +104,37 @@ std::string DescribeScope(const auth::Profile& profile, const std::string& space
   return out;
 }
 
+// SIGHUP: reads the profile again and, when it still grants the mounted Space, switches the key
+// and the scope together (the scope for operations that start afterwards); otherwise keeps both
+// and logs one line. mounted_read_only: the kernel mount is `ro`, which a reload cannot change.
+void ReloadProfile(const std::string& credentials_file, const std::string& profile_name,
+                   const std::string& space, bool mounted_read_only, s3::CurlObjectClient& client,
+                   fs::Filesystem& filesystem) {
+  Result<auth::Profile> fresh = LoadCallerProfile(credentials_file, profile_name);
+  if (!fresh.ok()) {
+    spdlog::error("reload: keeping the current key and scope: {}", fresh.status().message());
+    return;
+  }
+  Result<auth::ScopeChecker> scope =
+      auth::ScopeChecker::Create(space, fresh->grants, SystemNameLookup());
+  if (!scope.ok()) {
+    spdlog::error("reload: keeping the current key and scope: profile '{}' in {}: {}",
+                  profile_name, fresh->source_file, scope.status().message());
+    return;
+  }
+  const bool scope_read_only = scope->read_only();
+  client.SetSigningKey(SigningKeyOf(*fresh));
+  filesystem.SetScope(std::make_shared<const auth::ScopeChecker>(std::move(*scope)));
+  const char* note = "";
+  if (scope_read_only && !mounted_read_only) {
+    note = " (every grant is read: writes fail with EROFS; a remount shows `ro`)";
+  } else if (!scope_read_only && mounted_read_only) {
+    note = " (the mount itself stays read-only until it is remounted)";
+  }
+  spdlog::info("reload: profile '{}' reloaded (key {}), scope {}{}", profile_name,
+               RedactKeyId(fresh->access_key_id), DescribeScope(*fresh, space), note);
+}
+
 }  // namespace
 
 int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
@@ -245,14 +276,8 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
     Status served = (*mount)->Serve(filesystem, [&] {
       (void)NotifyReloading();
       if (Status st = ReopenLogFile(); !st.ok()) spdlog::error("{}", st.message());
-      Result<auth::Profile> fresh = LoadCallerProfile(credentials_file, profile_name);
-      if (!fresh.ok()) {
-        spdlog::error("reload: keeping the current key: {}", fresh.status().message());
-      } else {
-        s3_client.SetSigningKey(SigningKeyOf(*fresh));
-        spdlog::info("reload: profile '{}' reloaded (key {})", profile_name,
-                     RedactKeyId(fresh->access_key_id));
-      }
+      ReloadProfile(credentials_file, profile_name, target->space, read_only, s3_client,
+                    filesystem);
       (void)NotifyReady();
     });
     (void)NotifyStopping();

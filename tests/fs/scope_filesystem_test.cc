@@ -418,6 +418,82 @@ TEST_F(ScopeTest, GrantsNameWhoTheyAreFor) {
   EXPECT_EQ(w.status().code(), ErrorCode::kPermissionDenied);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Replacing the scope (a reloaded profile).
+
+// The requests that change the server (what a refused write must never send).
+uint64_t Writes(const s3::MemoryObjectClient& client) {
+  using Op = s3::MemoryObjectClient::Operation;
+  uint64_t n = 0;
+  for (Op op : {Op::kPutObject, Op::kCreateMultipartUpload, Op::kUploadPart,
+                Op::kCompleteMultipartUpload, Op::kCopyObject, Op::kUploadPartCopy,
+                Op::kDeleteObject, Op::kDeleteObjects}) {
+    n += client.RequestCount(op);
+  }
+  return n;
+}
+
+TEST_F(ScopeTest, SetScopeDecidesEveryOperationThatStartsAfterwards) {
+  Put("doc", "original");
+  Put("sub/f", "f");
+  Mount({"photos:readwrite"});
+  InodeId doc = Ino(kAlice, "doc");
+  // A handle opened and written under the old scope, not yet uploaded.
+  Result<OpenReply> h = fs_->Open(kAlice, doc, O_WRONLY);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_TRUE(fs_->Write(h->fh, 0, "changed").ok());
+
+  // Narrowed to read: read-only as a whole, so every refusal is kReadOnly, before any write.
+  fs_->SetScope(MakeScope({"photos:read"}));
+  client_->ResetRequestCounts();
+  EXPECT_EQ(fs_->Write(h->fh, 0, "again").status().code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Flush(h->fh).code(), ErrorCode::kReadOnly);
+  (void)fs_->Release(h->fh);
+  EXPECT_EQ(WriteNew(kAlice, kRootInode, "new", "n").code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Unlink(kAlice, kRootInode, "doc").code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Rename(kAlice, kRootInode, "doc", kRootInode, "moved", 0).code(),
+            ErrorCode::kReadOnly);
+  EXPECT_EQ(Writes(*client_), 0u);
+  EXPECT_EQ(client_->Data("doc"), std::optional<std::string>("original"));
+  Result<OpenReply> r = fs_->Open(kAlice, doc, O_RDONLY);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*fs_->Read(r->fh, 0, 100), "original");
+  (void)fs_->Release(r->fh);
+
+  // Narrowed to editors under sub/, read for everyone: alice is denied (EACCES: bob may write).
+  fs_->SetScope(MakeScope({"photos/sub/:readwrite @editors", "photos/sub/:read"}));
+  EXPECT_EQ(fs_->Lookup(kAlice, kRootInode, "doc").status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(*List(kAlice, kRootInode), std::vector<std::string>{"sub"});
+  InodeId sub = Ino(kAlice, "sub");
+  EXPECT_EQ(WriteNew(kAlice, sub, "by-alice", "a").code(), ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(WriteNew(kBob, sub, "by-bob", "b").ok());
+  EXPECT_EQ(client_->Keys(), (std::vector<std::string>{"doc", "sub/by-bob", "sub/f"}));
+
+  // Widened again: the same calls succeed.
+  fs_->SetScope(MakeScope({"photos:readwrite"}));
+  EXPECT_TRUE(WriteNew(kAlice, kRootInode, "new", "n").ok());
+  EXPECT_TRUE(fs_->Unlink(kAlice, kRootInode, "doc").ok());
+  EXPECT_EQ(client_->Data("new"), std::optional<std::string>("n"));
+  EXPECT_FALSE(client_->Data("doc").has_value());
+}
+
+TEST_F(ScopeTest, DenialsAreLoggedAfreshUnderANewScope) {
+  Put("doc", "d");
+  Mount({"photos:read"});
+  auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", ring));
+  for (int i = 0; i < 2; ++i) (void)fs_->Unlink(kAlice, kRootInode, "doc");
+  fs_->SetScope(MakeScope({"photos:read", "photos/x/:readwrite"}));
+  for (int i = 0; i < 2; ++i) (void)fs_->Unlink(kAlice, kRootInode, "doc");
+  std::vector<std::string> lines = ring->last_formatted();
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(fs_->GetCounters().denials_local, 4u);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("may not delete 'doc'"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("may not delete 'doc'"), std::string::npos) << lines[1];
+}
+
 TEST_F(ScopeTest, ACallerWithoutAnyGrantSeesNothing) {
   Put("doc", "d");
   Mount({"photos:readwrite @editors"});
