@@ -125,6 +125,7 @@ Result<ScopeChecker> ScopeChecker::Create(std::string_view space, const std::vec
       }
       resolved.id = *id;
     }
+    if (resolved.permission != Permission::kRead) checker.read_only_ = false;
     checker.grants_.push_back(std::move(resolved));
   }
   if (checker.grants_.empty()) {
@@ -165,25 +166,17 @@ bool ScopeChecker::LeadsToGrant(std::string_view key, const Caller& caller) cons
   return false;
 }
 
-bool ScopeChecker::CallerMayModifyAnything(const Caller& caller) const {
-  for (const ResolvedGrant& grant : grants_) {
-    if (Applies(grant, caller) && grant.permission != Permission::kRead) return true;
-  }
-  return false;
-}
-
 Decision ScopeChecker::Check(Operation op, std::string_view key, const Caller& caller) const {
   if (!ValidateKey(key).ok()) return Decision::kDenied;
+  bool visible = false;
   if (std::optional<Permission> effective = EffectivePermission(key, caller)) {
     if (PermissionAllows(*effective, op)) return Decision::kAllowed;
-    return *effective == Permission::kRead && IsModifying(op) ? Decision::kReadOnly
-                                                              : Decision::kDenied;
-  }
-  if (LeadsToGrant(key, caller)) {
+    visible = true;
+  } else if (LeadsToGrant(key, caller)) {
     if (op == Operation::kList) return Decision::kAllowed;
-    if (IsModifying(op) && !CallerMayModifyAnything(caller)) return Decision::kReadOnly;
+    visible = true;
   }
-  return Decision::kDenied;
+  return visible && read_only_ && IsModifying(op) ? Decision::kReadOnly : Decision::kDenied;
 }
 
 Status ScopeChecker::CheckStatus(Operation op, std::string_view key, const Caller& caller) const {
@@ -197,13 +190,12 @@ Status ScopeChecker::CheckStatus(Operation op, std::string_view key, const Calle
       decision == Decision::kReadOnly ? ErrorCode::kReadOnly : ErrorCode::kPermissionDenied;
   std::optional<Permission> effective = EffectivePermission(key, caller);
   std::string why;
-  if (effective) {
-    why = std::string(decision == Decision::kReadOnly ? "read-only" : "not allowed") + " (" +
-          std::string(PermissionName(*effective)) + ")";
+  if (decision == Decision::kReadOnly) {
+    why = "read-only (every grant is read)";
+  } else if (effective) {
+    why = "not allowed (" + std::string(PermissionName(*effective)) + ")";
   } else if (LeadsToGrant(key, caller)) {
-    why = decision == Decision::kReadOnly
-              ? "read-only (only read grants)"
-              : "not allowed above the granted prefixes";
+    why = "not allowed above the granted prefixes";
   } else {
     why = "no grant covers this key for uid " + std::to_string(caller.uid);
   }

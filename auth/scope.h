@@ -15,12 +15,15 @@
 // an operation on its whole subtree (a directory rename).
 //
 // Decision for an operation on a key:
-//   - covered by a grant: kAllowed if PermissionAllows(effective, op); otherwise kReadOnly when the
-//     effective permission is read and op modifies, else kDenied;
+//   - covered by a grant: kAllowed if PermissionAllows(effective, op);
 //   - a directory leading to a grant the caller has (an ancestor of P, or P's own directory, or the
-//     root): kList is allowed; a modifying op is kReadOnly when none of the caller's grants in this
-//     Space allows any modification, else kDenied; anything else is kDenied;
-//   - anything else (invisible): kDenied.
+//     root): kList is allowed;
+//   - a refused modification of a key the caller can see (covered, or leading to a grant) is
+//     kReadOnly when the scope is read-only as a whole (read_only(): every grant for this Space, for
+//     whoever it is, is `read`, so nobody may modify anything and the mount is mounted `ro`), and
+//     kDenied otherwise: on a mount where some grant lets someone write, a caller who may not is
+//     denied, not told the filesystem is read-only;
+//   - anything else (invisible, or a refused read of a directory on the way to a grant): kDenied.
 //
 // Operation meanings for fs/ (docs/SCOPES.md has the table):
 //   kList       readdir of a directory key        kRead     reading a file's data
@@ -145,6 +148,10 @@ class ScopeChecker {
   // normalised).
   std::optional<Permission> EffectivePermission(std::string_view key, const Caller& caller) const;
 
+  // True when every grant for this Space is `read`, whoever it names: nobody may modify anything,
+  // the mount is read-only as a whole (mounted `ro`), and refused modifications are kReadOnly.
+  bool read_only() const { return read_only_; }
+
   const std::string& space() const { return space_; }
 
  private:
@@ -159,11 +166,11 @@ class ScopeChecker {
   ScopeChecker() = default;
   bool Applies(const ResolvedGrant& grant, const Caller& caller) const;
   bool LeadsToGrant(std::string_view key, const Caller& caller) const;
-  bool CallerMayModifyAnything(const Caller& caller) const;
 
   // Constant after construction.
   std::string space_;
   std::vector<ResolvedGrant> grants_;
+  bool read_only_ = true;
 };
 
 }  // namespace spacesfs::auth

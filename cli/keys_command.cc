@@ -134,7 +134,7 @@ int RunKeys(int argc, char** argv) {
   try {
     app.parse(argc - 1, argv + 1);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // --help is not an error; anything else is a usage error
   }
 
   const uid_t owner = ::getuid();

@@ -95,14 +95,6 @@ std::string UserName(uint32_t uid) {
   return found->pw_name;
 }
 
-// True when every grant of the profile for space is `read`: nobody may change anything.
-bool OnlyReadGrants(const auth::Profile& profile, const std::string& space) {
-  for (const auth::Grant& grant : profile.grants) {
-    if (grant.space == space && grant.permission != auth::Permission::kRead) return false;
-  }
-  return true;
-}
-
 std::string DescribeScope(const auth::Profile& profile, const std::string& space) {
   std::string out;
   for (const auth::Grant& grant : profile.grants) {
@@ -111,6 +103,37 @@ std::string DescribeScope(const auth::Profile& profile, const std::string& space
     out += auth::FormatGrant(grant);
   }
   return out;
+}
+
+// SIGHUP: reads the profile again and, when it still grants the mounted Space, switches the key
+// and the scope together (the scope for operations that start afterwards); otherwise keeps both
+// and logs one line. mounted_read_only: the kernel mount is `ro`, which a reload cannot change.
+void ReloadProfile(const std::string& credentials_file, const std::string& profile_name,
+                   const std::string& space, bool mounted_read_only, s3::CurlObjectClient& client,
+                   fs::Filesystem& filesystem) {
+  Result<auth::Profile> fresh = LoadCallerProfile(credentials_file, profile_name);
+  if (!fresh.ok()) {
+    spdlog::error("reload: keeping the current key and scope: {}", fresh.status().message());
+    return;
+  }
+  Result<auth::ScopeChecker> scope =
+      auth::ScopeChecker::Create(space, fresh->grants, SystemNameLookup());
+  if (!scope.ok()) {
+    spdlog::error("reload: keeping the current key and scope: profile '{}' in {}: {}",
+                  profile_name, fresh->source_file, scope.status().message());
+    return;
+  }
+  const bool scope_read_only = scope->read_only();
+  client.SetSigningKey(SigningKeyOf(*fresh));
+  filesystem.SetScope(std::make_shared<const auth::ScopeChecker>(std::move(*scope)));
+  const char* note = "";
+  if (scope_read_only && !mounted_read_only) {
+    note = " (every grant is read: writes fail with EROFS; a remount shows `ro`)";
+  } else if (!scope_read_only && mounted_read_only) {
+    note = " (the mount itself stays read-only until it is remounted)";
+  }
+  spdlog::info("reload: profile '{}' reloaded (key {}), scope {}{}", profile_name,
+               RedactKeyId(fresh->access_key_id), DescribeScope(*fresh, space), note);
 }
 
 }  // namespace
@@ -179,7 +202,7 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
                 scope.status().message());
   }
   // Only `read` grants: the whole mount is read-only (`ro` in its options, EROFS for writes).
-  const bool read_only = options->read_only || OnlyReadGrants(*profile, target->space);
+  const bool read_only = options->read_only || scope->read_only();
   Result<std::unique_ptr<s3::CurlObjectClient>> client = OpenSpace(*profile, target->space);
   if (!client.ok()) return Fail(client.status().message());
 
@@ -259,14 +282,8 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
     Status served = (*mount)->Serve(filesystem, [&] {
       (void)NotifyReloading();
       if (Status st = ReopenLogFile(); !st.ok()) spdlog::error("{}", st.message());
-      Result<auth::Profile> fresh = LoadCallerProfile(credentials_file, profile_name);
-      if (!fresh.ok()) {
-        spdlog::error("reload: keeping the current key: {}", fresh.status().message());
-      } else {
-        s3_client.SetSigningKey(SigningKeyOf(*fresh));
-        spdlog::info("reload: profile '{}' reloaded (key {})", profile_name,
-                     RedactKeyId(fresh->access_key_id));
-      }
+      ReloadProfile(credentials_file, profile_name, target->space, read_only, s3_client,
+                    filesystem);
       (void)NotifyReady();
     });
     (void)NotifyStopping();

@@ -173,6 +173,7 @@ class Filesystem::Impl {
   Status SyncMetadata(bool only_due);
   bool read_only() const { return options_.read_only; }
   Counters GetCounters() const;
+  void SetScope(std::shared_ptr<const auth::ScopeChecker> scope);
 
  private:
   struct Resolved {
@@ -189,8 +190,16 @@ class Filesystem::Impl {
   }
   // The scope's key for a path: prefix + path without a trailing '/'.
   std::string ScopeKey(const std::string& path) const;
-  // OK, or the scope's refusal (kReadOnly / kPermissionDenied), counted and logged.
-  Status Authorize(const Caller& caller, auth::Operation op, const std::string& path);
+  // The scope in effect now (null: everything allowed). An operation that makes several checks
+  // takes one snapshot, so it is decided under one scope even when SetScope runs meanwhile.
+  std::shared_ptr<const auth::ScopeChecker> Scope() const;
+  // OK, or the scope's refusal (kReadOnly / kPermissionDenied), counted and logged. Without a
+  // scope argument: under the scope in effect now.
+  Status Authorize(const Caller& caller, auth::Operation op, const std::string& path) {
+    return Authorize(Scope().get(), caller, op, path);
+  }
+  Status Authorize(const auth::ScopeChecker* scope, const Caller& caller, auth::Operation op,
+                   const std::string& path);
   // OK if the path is visible to the caller (is_directory unknown: either kind), else
   // kPermissionDenied, counted and logged.
   Status AuthorizeVisible(const Caller& caller, const std::string& path,
@@ -260,6 +269,9 @@ class Filesystem::Impl {
   std::mutex log_mu_;  // a leaf lock: guards logged_
   std::set<std::tuple<std::string, std::string, uint32_t>> logged_;  // (key, operation, uid)
 
+  mutable std::mutex scope_mu_;  // a leaf lock, held only to copy or replace scope_
+  std::shared_ptr<const auth::ScopeChecker> scope_;  // guarded by scope_mu_
+
   mutable std::mutex mu_;  // lock order: after OpenFile::mu; before nothing
   // Guarded by mu_.
   std::unordered_map<InodeId, Inode> inodes_;
@@ -283,7 +295,8 @@ Filesystem::Impl::Impl(s3::ObjectClient& client, Options options)
       options_(std::move(options)),
       mount_time_ns_(WallNowNs()),
       budget_(options_.memory_budget),
-      pool_(options_.request_threads) {
+      pool_(options_.request_threads),
+      scope_(options_.scope) {
   Inode root;
   root.ino = kRootInode;
   root.type = FileType::kDirectory;
@@ -362,6 +375,20 @@ auth::Caller ToAuthCaller(const Caller& caller) {
 }
 }  // namespace
 
+std::shared_ptr<const auth::ScopeChecker> Filesystem::Impl::Scope() const {
+  std::lock_guard lock(scope_mu_);
+  return scope_;
+}
+
+void Filesystem::Impl::SetScope(std::shared_ptr<const auth::ScopeChecker> scope) {
+  {
+    std::lock_guard lock(scope_mu_);
+    scope_ = std::move(scope);
+  }
+  std::lock_guard lock(log_mu_);
+  logged_.clear();  // refusals under the new scope are logged afresh
+}
+
 void Filesystem::Impl::LogDenial(const Caller& caller, std::string_view what,
                                  const std::string& key, const std::string& why) {
   {
@@ -375,15 +402,15 @@ void Filesystem::Impl::LogDenial(const Caller& caller, std::string_view what,
                EscapeControlCharacters(key), options_.space_name, options_.profile_name, why);
 }
 
-Status Filesystem::Impl::Authorize(const Caller& caller, auth::Operation op,
-                                   const std::string& path) {
-  if (!options_.scope) return Status::Ok();
+Status Filesystem::Impl::Authorize(const auth::ScopeChecker* scope, const Caller& caller,
+                                   auth::Operation op, const std::string& path) {
+  if (scope == nullptr) return Status::Ok();
   std::string key = ScopeKey(path);
   auth::Caller who = ToAuthCaller(caller);
-  Status s = options_.scope->CheckStatus(op, key, who);
+  Status s = scope->CheckStatus(op, key, who);
   if (s.ok()) return s;
   denials_local_.fetch_add(1, std::memory_order_relaxed);
-  std::optional<auth::Permission> effective = options_.scope->EffectivePermission(key, who);
+  std::optional<auth::Permission> effective = scope->EffectivePermission(key, who);
   LogDenial(caller, auth::OperationName(op), key,
             effective ? "grant " + std::string(auth::PermissionName(*effective)) : "no grant");
   return s;
@@ -391,12 +418,12 @@ Status Filesystem::Impl::Authorize(const Caller& caller, auth::Operation op,
 
 Status Filesystem::Impl::AuthorizeVisible(const Caller& caller, const std::string& path,
                                           std::optional<bool> is_directory) {
-  if (!options_.scope) return Status::Ok();
+  std::shared_ptr<const auth::ScopeChecker> scope = Scope();
+  if (!scope) return Status::Ok();
   std::string key = ScopeKey(path);
   auth::Caller who = ToAuthCaller(caller);
-  bool visible = is_directory ? options_.scope->IsVisible(key, *is_directory, who)
-                              : options_.scope->IsVisible(key, true, who) ||
-                                    options_.scope->IsVisible(key, false, who);
+  bool visible = is_directory ? scope->IsVisible(key, *is_directory, who)
+                              : scope->IsVisible(key, true, who) || scope->IsVisible(key, false, who);
   if (visible) return Status::Ok();
   denials_local_.fetch_add(1, std::memory_order_relaxed);
   LogDenial(caller, "look up", key, "not in any grant");
@@ -405,11 +432,11 @@ Status Filesystem::Impl::AuthorizeVisible(const Caller& caller, const std::strin
 }
 
 bool Filesystem::Impl::LeadsToGrant(const Caller& caller, const std::string& path) const {
-  if (!options_.scope) return false;
+  std::shared_ptr<const auth::ScopeChecker> scope = Scope();
+  if (!scope) return false;
   std::string key = ScopeKey(path);
   auth::Caller who = ToAuthCaller(caller);
-  return options_.scope->IsVisible(key, true, who) &&
-         !options_.scope->EffectivePermission(key, who).has_value();
+  return scope->IsVisible(key, true, who) && !scope->EffectivePermission(key, who).has_value();
 }
 
 auth::Operation Filesystem::Impl::WriteOperation(const Handle& handle) {
@@ -420,7 +447,7 @@ auth::Operation Filesystem::Impl::WriteOperation(const Handle& handle) {
 
 Status Filesystem::Impl::AuthorizeUpload(const Handle& handle) {
   if (!handle.file->dirty) return Status::Ok();
-  if (!options_.scope) return Status::Ok();
+  if (!Scope()) return Status::Ok();
   std::string path;
   {
     std::lock_guard lock(mu_);
@@ -788,7 +815,7 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
 Result<Entry> Filesystem::Impl::Lookup(const Caller& caller, InodeId parent,
                                        std::string_view name) {
   if (name.size() > kMaxNameBytes) return Status(ErrorCode::kNameTooLong, "name too long");
-  if (options_.scope) {
+  if (Scope()) {
     Result<std::string> parent_path = ParentPath(parent);
     if (!parent_path.ok()) return parent_path.status();
     SPACESFS_RETURN_IF_ERROR(AuthorizeVisible(caller, JoinPath(*parent_path, name), std::nullopt));
@@ -827,7 +854,7 @@ void Filesystem::Impl::Forget(InodeId ino, uint64_t nlookup) {
 Result<AttrReply> Filesystem::Impl::GetAttr(const Caller* caller, InodeId ino) {
   std::string path;
   FileType type;
-  if (caller != nullptr && options_.scope && ino != kRootInode) {
+  if (caller != nullptr && ino != kRootInode && Scope()) {
     {
       std::lock_guard lock(mu_);
       Inode* inode = FindInode(ino);
@@ -1169,14 +1196,15 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
   std::string name(name_view), new_name(new_name_view);
   Result<std::string> new_parent_path = ParentPath(new_parent);
   if (!new_parent_path.ok()) return new_parent_path.status();
+  const std::shared_ptr<const auth::ScopeChecker> scope = Scope();  // one scope for all checks
   {
     // Before any request. The scope key of a directory is its own key, and the engine's
     // permission never shrinks going down, so checking a directory covers every key below it.
     Result<std::string> parent_path = ParentPath(parent);
     if (!parent_path.ok()) return parent_path.status();
-    SPACESFS_RETURN_IF_ERROR(
-        Authorize(caller, auth::Operation::kRenameFrom, JoinPath(*parent_path, name)));
-    SPACESFS_RETURN_IF_ERROR(Authorize(caller, auth::Operation::kRenameTo,
+    SPACESFS_RETURN_IF_ERROR(Authorize(scope.get(), caller, auth::Operation::kRenameFrom,
+                                       JoinPath(*parent_path, name)));
+    SPACESFS_RETURN_IF_ERROR(Authorize(scope.get(), caller, auth::Operation::kRenameTo,
                                        JoinPath(*new_parent_path, new_name)));
   }
   Result<Resolved> src = ResolveChild(parent, name);
@@ -1193,7 +1221,8 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
   if (!dst.ok()) return dst.status();
   if (dst->exists) {
     if (flags & kRenameNoReplace) return Status(ErrorCode::kExists, dst_path);
-    SPACESFS_RETURN_IF_ERROR(Authorize(caller, auth::Operation::kOverwrite, dst_path));
+    SPACESFS_RETURN_IF_ERROR(
+        Authorize(scope.get(), caller, auth::Operation::kOverwrite, dst_path));
     bool dst_dir = dst->type == FileType::kDirectory;
     if (is_dir && !dst_dir) return Status(ErrorCode::kNotDirectory, dst_path);
     if (!is_dir && dst_dir) return Status(ErrorCode::kIsDirectory, dst_path);
@@ -2162,10 +2191,11 @@ Status Filesystem::Impl::ReadDirImpl(DirHandle dh, uint64_t offset, bool plus,
   std::lock_guard dlock(state->mu);
   if (offset == 0 || !state->loaded) {
     // Checked on the directory's current path (it may have moved since OpenDir).
-    SPACESFS_RETURN_IF_ERROR(Authorize(state->caller, auth::Operation::kList, path));
+    const std::shared_ptr<const auth::ScopeChecker> scope = Scope();
+    SPACESFS_RETURN_IF_ERROR(Authorize(scope.get(), state->caller, auth::Operation::kList, path));
     auth::ListPlan plan;
     plan.kind = auth::ListPlan::Kind::kAll;
-    if (options_.scope) plan = options_.scope->PlanList(ScopeKey(path), ToAuthCaller(state->caller));
+    if (scope) plan = scope->PlanList(ScopeKey(path), ToAuthCaller(state->caller));
     std::vector<DirItem> listed;
     if (plan.kind == auth::ListPlan::Kind::kOnly) {
       for (const std::string& name : plan.directories) {  // no request: exactly these
@@ -2177,10 +2207,10 @@ Status Filesystem::Impl::ReadDirImpl(DirHandle dh, uint64_t offset, bool plus,
     } else if (plan.kind == auth::ListPlan::Kind::kAll) {
       Result<std::vector<DirItem>> items = ListDirectory(path);
       if (!items.ok()) return items.status();
-      if (options_.scope) {
+      if (scope) {
         auth::Caller who = ToAuthCaller(state->caller);
         for (DirItem& item : *items) {
-          if (options_.scope->IsVisible(ScopeKey(JoinPath(path, item.name)),
+          if (scope->IsVisible(ScopeKey(JoinPath(path, item.name)),
                                         item.type == FileType::kDirectory, who)) {
             listed.push_back(std::move(item));
           }
@@ -2359,5 +2389,9 @@ Status Filesystem::RemoveXattr(const Caller& /*caller*/, InodeId /*ino*/,
 Status Filesystem::SyncMetadata() { return impl_->SyncMetadata(false); }
 
 Counters Filesystem::GetCounters() const { return impl_->GetCounters(); }
+
+void Filesystem::SetScope(std::shared_ptr<const auth::ScopeChecker> scope) {
+  impl_->SetScope(std::move(scope));
+}
 
 }  // namespace spacesfs::fs

@@ -45,9 +45,11 @@
 //   Rename: kRenameFrom (source), kRenameTo (destination) and kOverwrite if the destination exists;
 //   SetAttr: size is kOverwrite (kCreate through the creating handle); mode/owner/times are
 //   kSetattr (times only, while the caller's creating handle is open: kCreate, so touch works).
-// A decision kReadOnly is kReadOnly, kDenied is kPermissionDenied. Each denial is counted and logged
-// (warning) once per key, operation and uid. A read-only mount gives kReadOnly for every
-// modification. A server refusal (403) is kAccessDenied, logged once per key and operation with the
+// A decision kReadOnly is kReadOnly (only on a scope where every grant is `read`), kDenied is
+// kPermissionDenied. Each denial is counted and logged (warning) once per key, operation and uid
+// (per scope: SetScope starts afresh). A read-only mount gives kReadOnly for every modification.
+// SetScope replaces the scope for operations that start afterwards; an operation that makes
+// several checks (rename, readdir) makes them all under one scope. A server refusal (403) is kAccessDenied, logged once per key and operation with the
 // profile, Space, key and S3 error code.
 //
 // Errors common to all methods: kNotFound for an unknown inode or handle, or a missing name;
@@ -224,8 +226,8 @@ struct Options {
   // chmod/chown/utimens are written after this delay, so changes within it cost one request.
   std::chrono::milliseconds metadata_flush_delay = std::chrono::seconds(1);
 
-  // The scope of the mount (null: everything allowed). Keys given to it are full keys (prefix
-  // included) without a leading or trailing '/'.
+  // The scope of the mount at start (null: everything allowed; Filesystem::SetScope replaces it).
+  // Keys given to it are full keys (prefix included) without a leading or trailing '/'.
   std::shared_ptr<const auth::ScopeChecker> scope;
   // For log lines: the credential profile and the Space (bucket) name.
   std::string profile_name;
@@ -342,6 +344,12 @@ class Filesystem {
 
   // A snapshot of the counters; may be called at any time from any thread.
   Counters GetCounters() const;
+
+  // Replaces the scope (a reloaded profile): operations that start afterwards are decided under
+  // the new one; operations already running finish under the old one. Any thread, any time. The
+  // caller is responsible for the new scope being for this Space; read_only in Options is not
+  // changed (a scope that became read-only as a whole refuses modifications with kReadOnly).
+  void SetScope(std::shared_ptr<const auth::ScopeChecker> scope);
 
  private:
   class Impl;

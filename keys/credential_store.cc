@@ -6,9 +6,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <random>
 
 #include "auth/credentials.h"
+#include "keys/credential_file_lock.h"
 
 namespace spacesfs::keys {
 namespace {
@@ -41,8 +43,53 @@ std::string Dir(const std::string& path) {
   return path.substr(0, slash);
 }
 
+Status MissingDirectory(const std::string& path, const std::string& dir) {
+  return Status(
+      ErrorCode::kConfig,
+      path + ": directory " + dir + " does not exist; create it: run: install -d -m 700 " + dir);
+}
+
 Status IoError(const std::string& what, int err) {
   return Status(ErrorCode::kIoError, what + ": " + std::strerror(err));
+}
+
+// Where [name]'s section lies in `text`, in lines (each with its '\n'): [begin, keep_from) is the
+// section itself; comments and blank lines in [keep_from, stop) just before the next section belong
+// to that next one. begin == lines.size() when there is no such section.
+struct SectionSpan {
+  std::vector<std::string_view> lines;
+  size_t begin = 0, keep_from = 0, stop = 0;
+  bool found() const { return begin != lines.size(); }
+};
+
+SectionSpan FindSection(std::string_view text, std::string_view name) {
+  SectionSpan span;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
+    span.lines.push_back(text.substr(pos, end - pos));
+    pos = end;
+  }
+  const size_t n = span.lines.size();
+  span.begin = span.stop = n;
+  for (size_t i = 0; i < n; ++i) {
+    std::string header;
+    if (!SectionHeader(span.lines[i], &header)) continue;
+    if (span.begin == n) {
+      if (header == name) span.begin = i;
+    } else {
+      span.stop = i;
+      break;
+    }
+  }
+  span.keep_from = span.stop;
+  if (span.found() && span.stop != n) {
+    while (span.keep_from > span.begin + 1 && IsCommentOrBlank(span.lines[span.keep_from - 1])) {
+      --span.keep_from;
+    }
+  }
+  return span;
 }
 
 }  // namespace
@@ -62,27 +109,8 @@ std::string FormatProfile(const NewProfile& profile) {
 
 std::string ReplaceSection(std::string_view text, std::string_view name, std::string_view section,
                            bool* found) {
-  // Split into lines, keeping their ends.
-  std::vector<std::string_view> lines;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
-    lines.push_back(text.substr(pos, end - pos));
-    pos = end;
-  }
-  size_t begin = lines.size(), stop = lines.size();
-  for (size_t i = 0; i < lines.size(); ++i) {
-    std::string header;
-    if (!SectionHeader(lines[i], &header)) continue;
-    if (begin == lines.size()) {
-      if (header == name) begin = i;
-    } else {
-      stop = i;
-      break;
-    }
-  }
-  *found = begin != lines.size();
+  const SectionSpan span = FindSection(text, name);
+  *found = span.found();
   std::string out;
   if (!*found) {
     out = std::string(text);
@@ -91,15 +119,19 @@ std::string ReplaceSection(std::string_view text, std::string_view name, std::st
     out += section;
     return out;
   }
-  // Comments and blank lines just before the next section belong to it: keep them.
-  size_t keep_from = stop;
-  if (stop != lines.size()) {
-    while (keep_from > begin + 1 && IsCommentOrBlank(lines[keep_from - 1])) --keep_from;
-  }
-  for (size_t i = 0; i < begin; ++i) out += lines[i];
+  for (size_t i = 0; i < span.begin; ++i) out += span.lines[i];
   out += section;
-  if (keep_from == stop && stop != lines.size()) out += '\n';
-  for (size_t i = keep_from; i < lines.size(); ++i) out += lines[i];
+  if (span.keep_from == span.stop && span.stop != span.lines.size()) out += '\n';
+  for (size_t i = span.keep_from; i < span.lines.size(); ++i) out += span.lines[i];
+  return out;
+}
+
+std::string ExtractSection(std::string_view text, std::string_view name) {
+  const SectionSpan span = FindSection(text, name);
+  std::string out;
+  if (!span.found()) return out;
+  for (size_t i = span.begin; i < span.keep_from; ++i) out += span.lines[i];
+  if (!out.empty() && out.back() != '\n') out += '\n';
   return out;
 }
 
@@ -136,11 +168,7 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, ui
   }
   if (fd < 0) {
     const int err = errno;
-    if (err == ENOENT) {
-      return Status(ErrorCode::kConfig, path + ": directory " + dir +
-                                            " does not exist; create it: run: install -d -m 700 " +
-                                            dir);
-    }
+    if (err == ENOENT) return MissingDirectory(path, dir);
     return Status(ErrorCode::kConfig,
                   path + ": cannot create a file in " + dir + ": " + std::strerror(err));
   }
@@ -181,13 +209,23 @@ Status WriteFileAtomically(const std::string& path, std::string_view content, ui
   return Status::Ok();
 }
 
-Status WriteProfile(const std::string& path, const NewProfile& profile, bool replace,
-                    uid_t expected_owner) {
+namespace {
+
+// The read-modify-write of `path` under its lock: `edit` turns the current content (checked and
+// parsed like any credential file; "" when the file does not exist) into the new content, which
+// must parse too before it is written atomically with the file's owner, group and mode 0600.
+using Edit = std::function<Status(std::string_view current, std::string* next)>;
+
+Status UpdateFile(const std::string& path, uid_t expected_owner, const Edit& edit) {
+  const std::string dir = Dir(path);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 && errno == ENOENT) return MissingDirectory(path, dir);
+  Result<CredentialFileLock> lock = CredentialFileLock::Acquire(path, expected_owner);
+  if (!lock.ok()) return lock.status();
   Result<Secret> existing = ReadExisting(path, expected_owner);
   if (!existing.ok()) return existing.status();
   uid_t owner = expected_owner;
   gid_t group = ::getegid();
-  struct stat st;
   if (!existing->empty() && ::lstat(path.c_str(), &st) == 0) {
     owner = st.st_uid;
     group = st.st_gid;
@@ -196,14 +234,11 @@ Status WriteProfile(const std::string& path, const NewProfile& profile, bool rep
     Result<std::vector<auth::Profile>> old = auth::ParseCredentials(existing->reveal(), path);
     if (!old.ok()) return old.status().WithContext("not changing a credential file that does not parse");
   }
-  std::string section = FormatProfile(profile);
-  bool found = false;
-  std::string text = ReplaceSection(existing->reveal(), profile.name, section, &found);
-  WipeString(section);
-  if (found && !replace) {
+  std::string text;
+  Status edited = edit(existing->reveal(), &text);
+  if (!edited.ok()) {
     WipeString(text);
-    return Status(ErrorCode::kExists, path + ": profile [" + profile.name +
-                                          "] already exists; pass --force to replace it");
+    return edited;
   }
   Result<std::vector<auth::Profile>> check = auth::ParseCredentials(text, path);
   if (!check.ok()) {
@@ -213,6 +248,38 @@ Status WriteProfile(const std::string& path, const NewProfile& profile, bool rep
   Status written = WriteFileAtomically(path, text, owner, group);
   WipeString(text);
   return written;
+}
+
+}  // namespace
+
+Status WriteProfile(const std::string& path, const NewProfile& profile, bool replace,
+                    uid_t expected_owner) {
+  return UpdateFile(path, expected_owner, [&](std::string_view current, std::string* next) {
+    std::string section = FormatProfile(profile);
+    bool found = false;
+    *next = ReplaceSection(current, profile.name, section, &found);
+    WipeString(section);
+    if (found && !replace) {
+      return Status(ErrorCode::kExists, path + ": profile [" + profile.name +
+                                            "] already exists; pass --force to replace it");
+    }
+    return Status::Ok();
+  });
+}
+
+Status RestoreSection(const std::string& path, const std::string& name, std::string_view earlier,
+                      uid_t expected_owner) {
+  return UpdateFile(path, expected_owner, [&](std::string_view current, std::string* next) {
+    std::string section = ExtractSection(earlier, name);
+    if (section.empty()) {
+      return Status(ErrorCode::kInvalidArgument,
+                    path + ": the earlier content has no profile [" + name + "] to put back");
+    }
+    bool found = false;
+    *next = ReplaceSection(current, name, section, &found);
+    WipeString(section);
+    return Status::Ok();
+  });
 }
 
 }  // namespace spacesfs::keys

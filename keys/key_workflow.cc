@@ -1,6 +1,5 @@
 #include "keys/key_workflow.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -109,10 +108,6 @@ Status Rotate(KeyProvider& provider, const RotateRequest& request, const Say& sa
   if (!old.ok()) return old.status();
   Result<Secret> old_text = ReadExisting(request.credentials_path, request.owner);
   if (!old_text.ok()) return old_text.status();
-  struct stat st;
-  if (::stat(request.credentials_path.c_str(), &st) != 0) {
-    return Status(ErrorCode::kConfig, request.credentials_path + ": cannot stat");
-  }
   const std::string old_access_key = old->access_key_id;
 
   CreateRequest create;
@@ -130,8 +125,8 @@ Status Rotate(KeyProvider& provider, const RotateRequest& request, const Say& sa
   Status works = VerifyProfile(request.credentials_path, request.profile, request.owner,
                                request.verify_attempts);
   if (!works.ok()) {
-    Status restored = WriteFileAtomically(request.credentials_path, old_text->reveal(), st.st_uid,
-                                          st.st_gid);
+    Status restored = RestoreSection(request.credentials_path, request.profile, old_text->reveal(),
+                                     request.owner);
     if (!restored.ok()) {
       works = works.WithContext("putting the old profile back failed (" + restored.ToString() + ")");
     } else {

@@ -11,6 +11,7 @@ namespace {
 constexpr std::string_view kApi = "RGW admin API";
 constexpr std::string_view kUidPrefix = "spacesfs-";
 constexpr std::string_view kDisplayPrefix = "spacesfs key ";
+constexpr std::string_view kAdminCaps = "users=*, metadata=read and user-policy=*";
 using nlohmann::json;
 
 s3::TransportOptions Options(std::chrono::seconds timeout) {
@@ -133,7 +134,8 @@ MintPlan RgwProvider::Plan(const std::vector<auth::Grant>& grants) const {
 
 Status RgwProvider::Send(const std::string& method, const std::string& path,
                          const s3::HeaderList& query, const std::string& body,
-                         const std::string& service, s3::HttpResponse* response) {
+                         const std::string& service, s3::HttpResponse* response,
+                         const std::string& note) {
   s3::RequestToSign to_sign;
   to_sign.method = method;
   to_sign.host = host_;
@@ -162,8 +164,14 @@ Status RgwProvider::Send(const std::string& method, const std::string& path,
     if (name == "uid") what += " (uid " + value + ")";
   }
   if (service == "iam") what = "IAM " + what;
+  what += note;
   if (!status.ok()) return TransportError(kApi, what, status);
-  if (!response->success()) return ApiError(kApi, what, *response, ErrorDetail(response->body));
+  if (!response->success()) {
+    Status error = ApiError(kApi, what, *response, ErrorDetail(response->body));
+    if (error.code() != ErrorCode::kAccessDenied) return error;
+    return Status(error.code(), error.message() + "; the admin key needs the RGW caps " +
+                                    std::string(kAdminCaps));
+  }
   return Status::Ok();
 }
 
@@ -220,16 +228,18 @@ Result<MintedKey> RgwProvider::Create(const std::string& name,
                                          {"UserName", uid},
                                          {"PolicyName", "spacesfs-grants"},
                                          {"PolicyDocument", RgwPolicyDocument(grants)}});
-    problem = Send("POST", "/", {}, form, "iam", &policy);
+    problem = Send("POST", "/", {}, form, "iam", &policy, " (PutUserPolicy for " + uid + ")");
   }
   if (!problem.ok()) {
     WipeString(secret);
     Status removed = DeleteUser(uid);
     if (!removed.ok()) {
-      return problem.WithContext("user " + uid + " was created but could not be removed again (" +
-                                 removed.ToString() + ")");
+      return problem.WithContext(
+          "user " + uid + " was created but could not be removed again (" + removed.ToString() +
+          "); remove it by hand: radosgw-admin user rm --purge-data --uid=" + uid);
     }
-    return problem;
+    return Status(problem.code(),
+                  problem.message() + "; no key was made (user " + uid + " was removed again)");
   }
   minted.secret_key = Secret(std::move(secret));
   return minted;

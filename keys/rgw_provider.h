@@ -1,19 +1,21 @@
 // RgwProvider: scoped keys on a self-hosted Ceph RADOS Gateway, one RGW user per key.
 //
 // Create(NAME): the admin ops API (SigV4, service "s3") creates user "spacesfs-NAME" (display name
-// "spacesfs key NAME") with max-buckets=-1, so it cannot create buckets, and an S3 key; then the IAM
-// API at the same endpoint (POST / Action=PutUserPolicy, SigV4 service "iam") attaches a user policy
-// allowing only the granted buckets. If the policy cannot be attached the user is removed again.
-// Revoke removes the user (and with it its keys). List shows the users whose display name starts
-// with "spacesfs key ".
+// "spacesfs key NAME") with max-buckets=-1, so it cannot create buckets, and an S3 key; then the
+// IAM API at the same endpoint (POST / Action=PutUserPolicy, SigV4 service "iam") attaches a user
+// policy allowing only the granted buckets. If the policy cannot be attached the user is removed
+// again (the error says so; if even that fails, it names the radosgw-admin command that removes
+// it). Revoke removes the user (and with it its keys). List shows the users whose display name
+// starts with "spacesfs key ".
 //
 // The admin key needs caps "users=*" (user create/info/remove), "metadata=read" (list) and
-// "user-policy=*" (PutUserPolicy).
+// "user-policy=*" (PutUserPolicy); a 403 from either API names these caps.
 //
 // What a policy expresses: read = GetObject, ListBucket, GetBucketLocation; readwrite-nodelete adds
-// PutObject and the multipart actions; readwrite adds DeleteObject; fullaccess is s3:* on the bucket.
-// append-only is minted as readwrite-nodelete (a PutObject may overwrite); a prefix limits object
-// actions to the prefix but listing covers the whole bucket. Plan() says which grants are narrowed.
+// PutObject and the multipart actions; readwrite adds DeleteObject; fullaccess is s3:* on the
+// bucket. append-only is minted as readwrite-nodelete (a PutObject may overwrite); a prefix limits
+// object actions to the prefix but listing covers the whole bucket. Plan() says which grants are
+// narrowed.
 //
 // Errors and threading: see keys/key_provider.h.
 #pragma once
@@ -51,9 +53,11 @@ class RgwProvider : public KeyProvider {
   std::string ProfileRegion() const override { return config_.region; }
 
  private:
-  // A signed request; the body (form-encoded for IAM) may be empty.
+  // A signed request; the body (form-encoded for IAM) may be empty. `note` is added to the
+  // request's name in error messages.
   Status Send(const std::string& method, const std::string& path, const s3::HeaderList& query,
-              const std::string& body, const std::string& service, s3::HttpResponse* response);
+              const std::string& body, const std::string& service, s3::HttpResponse* response,
+              const std::string& note = "");
   Status DeleteUser(const std::string& uid);
 
   const RgwConfig config_;

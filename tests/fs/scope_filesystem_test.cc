@@ -169,84 +169,93 @@ const Permission kPermissions[] = {Permission::kRead, Permission::kAppendOnly,
                                    Permission::kReadWriteNoDelete, Permission::kReadWrite,
                                    Permission::kFullAccess};
 
+// Alone, a `read` grant makes the scope read-only as a whole (kReadOnly, EROFS); beside a grant
+// that lets someone else (bob) write, the same refusals are kPermissionDenied (EACCES).
 TEST_F(ScopeTest, EveryPermissionTimesEveryOperation) {
-  for (Permission permission : kPermissions) {
-    for (const Cell& cell : kCells) {
-      SCOPED_TRACE(std::string(auth::PermissionName(permission)) + " x " + cell.operation);
-      Fresh();
-      Put("p/existing", "old");
-      Put("p/emptydir/", "");
-      Put("outside", "x");
-      Mount({"photos/p/:" + std::string(auth::PermissionName(permission))});
-      InodeId p = Ino(kAlice, "p");
-      InodeId existing = Ino(kAlice, "p/existing");
-      InodeId emptydir = Ino(kAlice, "p/emptydir");
-      ASSERT_NE(existing, 0u);
-      client_->ResetRequestCounts();
-      uint64_t denials_before = fs_->GetCounters().denials_local;
+  for (bool beside_a_writer : {false, true}) {
+    for (Permission permission : kPermissions) {
+      for (const Cell& cell : kCells) {
+        SCOPED_TRACE(std::string(auth::PermissionName(permission)) + " x " + cell.operation +
+                     (beside_a_writer ? " beside bob's fullaccess" : ""));
+        Fresh();
+        Put("p/existing", "old");
+        Put("p/emptydir/", "");
+        Put("outside", "x");
+        std::vector<std::string> grants = {"photos/p/:" +
+                                           std::string(auth::PermissionName(permission))};
+        if (beside_a_writer) grants.push_back("photos:fullaccess bob");
+        Mount(grants);
+        InodeId p = Ino(kAlice, "p");
+        InodeId existing = Ino(kAlice, "p/existing");
+        InodeId emptydir = Ino(kAlice, "p/emptydir");
+        ASSERT_NE(existing, 0u);
+        client_->ResetRequestCounts();
+        uint64_t denials_before = fs_->GetCounters().denials_local;
 
-      std::string op = cell.operation;
-      Status result;
-      if (op == "list") {
-        result = List(kAlice, p).status();
-      } else if (op == "read") {
-        Result<OpenReply> o = fs_->Open(kAlice, existing, O_RDONLY);
-        result = o.status();
-        if (o.ok()) {
-          Result<std::string> data = fs_->Read(o->fh, 0, 100);
-          result = data.status();
-          if (data.ok()) {
-            EXPECT_EQ(*data, "old");
+        std::string op = cell.operation;
+        Status result;
+        if (op == "list") {
+          result = List(kAlice, p).status();
+        } else if (op == "read") {
+          Result<OpenReply> o = fs_->Open(kAlice, existing, O_RDONLY);
+          result = o.status();
+          if (o.ok()) {
+            Result<std::string> data = fs_->Read(o->fh, 0, 100);
+            result = data.status();
+            if (data.ok()) {
+              EXPECT_EQ(*data, "old");
+            }
+            (void)fs_->Release(o->fh);
           }
-          (void)fs_->Release(o->fh);
+        } else if (op == "create") {
+          result = WriteNew(kAlice, p, "new", "fresh");
+        } else if (op == "mkdir") {
+          result = fs_->MkDir(kAlice, p, "sub", 0755).status();
+        } else if (op == "overwrite") {
+          result = OpenWriteRelease(kAlice, existing, O_WRONLY | O_TRUNC, "NEW");
+        } else if (op == "append") {
+          result = OpenWriteRelease(kAlice, existing, O_WRONLY | O_APPEND, "more");
+        } else if (op == "truncate") {
+          SetAttrRequest r;
+          r.size = 1;
+          result = fs_->SetAttr(kAlice, existing, r, std::nullopt).status();
+        } else if (op == "delete") {
+          result = fs_->Unlink(kAlice, p, "existing");
+        } else if (op == "rename") {
+          result = fs_->Rename(kAlice, p, "existing", p, "renamed", 0);
+        } else if (op == "rmdir") {
+          result = fs_->RmDir(kAlice, p, "emptydir");
+        } else if (op == "chmod" || op == "utimens") {
+          SetAttrRequest r;
+          if (op == "chmod") {
+            r.mode = 0600;
+          } else {
+            r.mtime_ns = 1;
+          }
+          result = fs_->SetAttr(kAlice, existing, r, std::nullopt).status();
+          if (result.ok()) result = fs_->SyncMetadata();
         }
-      } else if (op == "create") {
-        result = WriteNew(kAlice, p, "new", "fresh");
-      } else if (op == "mkdir") {
-        result = fs_->MkDir(kAlice, p, "sub", 0755).status();
-      } else if (op == "overwrite") {
-        result = OpenWriteRelease(kAlice, existing, O_WRONLY | O_TRUNC, "NEW");
-      } else if (op == "append") {
-        result = OpenWriteRelease(kAlice, existing, O_WRONLY | O_APPEND, "more");
-      } else if (op == "truncate") {
-        SetAttrRequest r;
-        r.size = 1;
-        result = fs_->SetAttr(kAlice, existing, r, std::nullopt).status();
-      } else if (op == "delete") {
-        result = fs_->Unlink(kAlice, p, "existing");
-      } else if (op == "rename") {
-        result = fs_->Rename(kAlice, p, "existing", p, "renamed", 0);
-      } else if (op == "rmdir") {
-        result = fs_->RmDir(kAlice, p, "emptydir");
-      } else if (op == "chmod" || op == "utimens") {
-        SetAttrRequest r;
-        if (op == "chmod") {
-          r.mode = 0600;
-        } else {
-          r.mtime_ns = 1;
-        }
-        result = fs_->SetAttr(kAlice, existing, r, std::nullopt).status();
-        if (result.ok()) result = fs_->SyncMetadata();
-      }
-      (void)emptydir;
+        (void)emptydir;
 
-      bool allowed = permission >= cell.minimum;
-      if (allowed) {
-        EXPECT_TRUE(result.ok()) << result.ToString();
-        EXPECT_EQ(fs_->GetCounters().denials_local, denials_before);
-        continue;
+        bool allowed = permission >= cell.minimum;
+        if (allowed) {
+          EXPECT_TRUE(result.ok()) << result.ToString();
+          EXPECT_EQ(fs_->GetCounters().denials_local, denials_before);
+          continue;
+        }
+        ErrorCode expected = permission == Permission::kRead && !beside_a_writer
+                                 ? ErrorCode::kReadOnly
+                                 : ErrorCode::kPermissionDenied;
+        EXPECT_EQ(result.code(), expected) << result.ToString();
+        // Refused locally: no request at all, the server state is untouched.
+        EXPECT_EQ(client_->TotalRequests(), 0u);
+        EXPECT_EQ(fs_->GetCounters().denials_local, denials_before + 1);
+        EXPECT_EQ(client_->Data("p/existing"), std::optional<std::string>("old"));
+        EXPECT_TRUE(client_->Data("p/emptydir/").has_value());
+        EXPECT_FALSE(client_->Data("p/new").has_value());
+        EXPECT_FALSE(client_->Data("p/sub/").has_value());
+        EXPECT_FALSE(client_->Data("p/renamed").has_value());
       }
-      ErrorCode expected =
-          permission == Permission::kRead ? ErrorCode::kReadOnly : ErrorCode::kPermissionDenied;
-      EXPECT_EQ(result.code(), expected) << result.ToString();
-      // Refused locally: no request at all, the server state is untouched.
-      EXPECT_EQ(client_->TotalRequests(), 0u);
-      EXPECT_EQ(fs_->GetCounters().denials_local, denials_before + 1);
-      EXPECT_EQ(client_->Data("p/existing"), std::optional<std::string>("old"));
-      EXPECT_TRUE(client_->Data("p/emptydir/").has_value());
-      EXPECT_FALSE(client_->Data("p/new").has_value());
-      EXPECT_FALSE(client_->Data("p/sub/").has_value());
-      EXPECT_FALSE(client_->Data("p/renamed").has_value());
     }
   }
 }
@@ -329,9 +338,10 @@ TEST_F(ScopeTest, RenameCannotMoveAcrossAForbiddenPrefix) {
   Mount({"photos/rw/:readwrite", "photos/ro/:read"});
   InodeId rw = Ino(kAlice, "rw"), ro = Ino(kAlice, "ro");
   client_->ResetRequestCounts();
-  EXPECT_EQ(fs_->Rename(kAlice, rw, "f", ro, "f", 0).code(), ErrorCode::kReadOnly);
-  EXPECT_EQ(fs_->Rename(kAlice, rw, "d", ro, "d", 0).code(), ErrorCode::kReadOnly);
-  EXPECT_EQ(fs_->Rename(kAlice, ro, "g", rw, "g", 0).code(), ErrorCode::kReadOnly);
+  // rw/ is writable, so the scope is not read-only: refusals are kPermissionDenied.
+  EXPECT_EQ(fs_->Rename(kAlice, rw, "f", ro, "f", 0).code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(fs_->Rename(kAlice, rw, "d", ro, "d", 0).code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(fs_->Rename(kAlice, ro, "g", rw, "g", 0).code(), ErrorCode::kPermissionDenied);
   EXPECT_EQ(fs_->Rename(kAlice, rw, "f", kRootInode, "f", 0).code(),
             ErrorCode::kPermissionDenied);  // out of every grant
   EXPECT_EQ(client_->TotalRequests(), 0u);
@@ -368,13 +378,13 @@ TEST_F(ScopeTest, AnOpenHandleFollowsItsFileIntoAReadOnlyPrefix) {
   // The rename uploaded what was written while the file was in rw/ ("before" over "original").
   EXPECT_EQ(client_->Data("ro/f"), std::optional<std::string>("beforeal"));
   client_->ResetRequestCounts();
-  EXPECT_EQ(fs_->Write(h->fh, 0, "after").status().code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Write(h->fh, 0, "after").status().code(), ErrorCode::kPermissionDenied);
   EXPECT_TRUE(fs_->Flush(h->fh).ok());  // nothing pending
   EXPECT_TRUE(fs_->Release(h->fh).ok());
   EXPECT_EQ(client_->Data("ro/f"), std::optional<std::string>("beforeal"));
   EXPECT_EQ(client_->RequestCount(s3::MemoryObjectClient::Operation::kPutObject), 0u);
   // A new handle is refused at open.
-  EXPECT_EQ(fs_->Open(kAlice, f, O_WRONLY).status().code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Open(kAlice, f, O_WRONLY).status().code(), ErrorCode::kPermissionDenied);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,11 +394,12 @@ TEST_F(ScopeTest, GrantsNameWhoTheyAreFor) {
   Put("doc", "d");
   Put("alice/notes", "n");
   Mount({"photos:readwrite @editors", "photos:read", "photos/alice/:fullaccess alice"});
-  // bob (editors) writes; carol (nobody named) only reads: read-only.
+  // bob (editors) writes; carol (nobody named) only reads. The mount is writable (for bob), so
+  // carol's writes are denied (kPermissionDenied, EACCES), not read-only.
   EXPECT_TRUE(WriteNew(kBob, kRootInode, "by-bob", "b").ok());
   client_->ResetRequestCounts();
-  EXPECT_EQ(WriteNew(kCarol, kRootInode, "by-carol", "c").code(), ErrorCode::kReadOnly);
-  EXPECT_EQ(fs_->Unlink(kCarol, kRootInode, "doc").code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(WriteNew(kCarol, kRootInode, "by-carol", "c").code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(fs_->Unlink(kCarol, kRootInode, "doc").code(), ErrorCode::kPermissionDenied);
   EXPECT_EQ(client_->TotalRequests(), 0u);
   EXPECT_EQ(client_->Data("doc"), std::optional<std::string>("d"));
   Result<OpenReply> r = fs_->Open(kCarol, Ino(kCarol, "doc"), O_RDONLY);
@@ -404,7 +415,83 @@ TEST_F(ScopeTest, GrantsNameWhoTheyAreFor) {
             ErrorCode::kPermissionDenied);
   // The same write the group may make is refused to an outsider through the same inode.
   Result<OpenReply> w = fs_->Open(kCarol, notes, O_WRONLY | O_TRUNC);
-  EXPECT_EQ(w.status().code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(w.status().code(), ErrorCode::kPermissionDenied);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replacing the scope (a reloaded profile).
+
+// The requests that change the server (what a refused write must never send).
+uint64_t Writes(const s3::MemoryObjectClient& client) {
+  using Op = s3::MemoryObjectClient::Operation;
+  uint64_t n = 0;
+  for (Op op : {Op::kPutObject, Op::kCreateMultipartUpload, Op::kUploadPart,
+                Op::kCompleteMultipartUpload, Op::kCopyObject, Op::kUploadPartCopy,
+                Op::kDeleteObject, Op::kDeleteObjects}) {
+    n += client.RequestCount(op);
+  }
+  return n;
+}
+
+TEST_F(ScopeTest, SetScopeDecidesEveryOperationThatStartsAfterwards) {
+  Put("doc", "original");
+  Put("sub/f", "f");
+  Mount({"photos:readwrite"});
+  InodeId doc = Ino(kAlice, "doc");
+  // A handle opened and written under the old scope, not yet uploaded.
+  Result<OpenReply> h = fs_->Open(kAlice, doc, O_WRONLY);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_TRUE(fs_->Write(h->fh, 0, "changed").ok());
+
+  // Narrowed to read: read-only as a whole, so every refusal is kReadOnly, before any write.
+  fs_->SetScope(MakeScope({"photos:read"}));
+  client_->ResetRequestCounts();
+  EXPECT_EQ(fs_->Write(h->fh, 0, "again").status().code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Flush(h->fh).code(), ErrorCode::kReadOnly);
+  (void)fs_->Release(h->fh);
+  EXPECT_EQ(WriteNew(kAlice, kRootInode, "new", "n").code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Unlink(kAlice, kRootInode, "doc").code(), ErrorCode::kReadOnly);
+  EXPECT_EQ(fs_->Rename(kAlice, kRootInode, "doc", kRootInode, "moved", 0).code(),
+            ErrorCode::kReadOnly);
+  EXPECT_EQ(Writes(*client_), 0u);
+  EXPECT_EQ(client_->Data("doc"), std::optional<std::string>("original"));
+  Result<OpenReply> r = fs_->Open(kAlice, doc, O_RDONLY);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*fs_->Read(r->fh, 0, 100), "original");
+  (void)fs_->Release(r->fh);
+
+  // Narrowed to editors under sub/, read for everyone: alice is denied (EACCES: bob may write).
+  fs_->SetScope(MakeScope({"photos/sub/:readwrite @editors", "photos/sub/:read"}));
+  EXPECT_EQ(fs_->Lookup(kAlice, kRootInode, "doc").status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(*List(kAlice, kRootInode), std::vector<std::string>{"sub"});
+  InodeId sub = Ino(kAlice, "sub");
+  EXPECT_EQ(WriteNew(kAlice, sub, "by-alice", "a").code(), ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(WriteNew(kBob, sub, "by-bob", "b").ok());
+  EXPECT_EQ(client_->Keys(), (std::vector<std::string>{"doc", "sub/by-bob", "sub/f"}));
+
+  // Widened again: the same calls succeed.
+  fs_->SetScope(MakeScope({"photos:readwrite"}));
+  EXPECT_TRUE(WriteNew(kAlice, kRootInode, "new", "n").ok());
+  EXPECT_TRUE(fs_->Unlink(kAlice, kRootInode, "doc").ok());
+  EXPECT_EQ(client_->Data("new"), std::optional<std::string>("n"));
+  EXPECT_FALSE(client_->Data("doc").has_value());
+}
+
+TEST_F(ScopeTest, DenialsAreLoggedAfreshUnderANewScope) {
+  Put("doc", "d");
+  Mount({"photos:read"});
+  auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", ring));
+  for (int i = 0; i < 2; ++i) (void)fs_->Unlink(kAlice, kRootInode, "doc");
+  fs_->SetScope(MakeScope({"photos:read", "photos/x/:readwrite"}));
+  for (int i = 0; i < 2; ++i) (void)fs_->Unlink(kAlice, kRootInode, "doc");
+  std::vector<std::string> lines = ring->last_formatted();
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(fs_->GetCounters().denials_local, 4u);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("may not delete 'doc'"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("may not delete 'doc'"), std::string::npos) << lines[1];
 }
 
 TEST_F(ScopeTest, ACallerWithoutAnyGrantSeesNothing) {

@@ -1,8 +1,10 @@
 // `spacesfs keys --provider rgw` against the local radosgw: a key minted for team-a:read can list
 // and read team-a only; rotate replaces it (the old key is refused afterwards); revoke removes it.
 //
-// The RGW admin key is spacesfs-admin's (created by tests/server/rgw-tenants); this test gives it the
-// caps users=* and metadata=read with radosgw-admin when missing (CEPH_CONF or $CEPH_DIR/ceph.conf).
+// Several `spacesfs keys create` at once into one credential file all land.
+//
+// The RGW admin key is spacesfs-admin's (created by tests/server/rgw-tenants); the test gives it
+// the caps it needs with radosgw-admin when missing (CEPH_CONF or $CEPH_DIR/ceph.conf).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,7 +12,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,12 +19,12 @@
 #include "auth/credentials.h"
 #include "cli/keys_command.h"
 #include "gtest/gtest.h"
+#include "support/rgw_admin.h"
 #include "support/s3_test_env.h"
 
 namespace spacesfs::keys {
 namespace {
 
-using nlohmann::json;
 namespace fs = std::filesystem;
 
 int RunKeysArgs(std::vector<std::string> args) {
@@ -32,23 +33,6 @@ int RunKeysArgs(std::vector<std::string> args) {
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   return cli::RunKeys(static_cast<int>(args.size()), argv.data());
-}
-
-// The ceph.conf of the cluster serving `endpoint` (CEPH_CONF, else $CEPH_DIR/ceph.conf), or "" when
-// neither is set or the file does not name the endpoint's host:port (another cluster).
-std::string CephConf(const std::string& endpoint) {
-  std::string conf;
-  if (const char* c = std::getenv("CEPH_CONF")) {
-    conf = c;
-  } else if (const char* dir = std::getenv("CEPH_DIR")) {
-    conf = std::string(dir) + "/ceph.conf";
-  }
-  if (conf.empty()) return "";
-  std::ifstream in(conf);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string host_port = endpoint.substr(endpoint.find("://") + 3);
-  return text.str().find("endpoint=" + host_port) != std::string::npos ? conf : "";
 }
 
 class KeysRgwTest : public ::testing::Test {
@@ -61,27 +45,13 @@ class KeysRgwTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     creds_ = dir_ + "/credentials";
-    const std::string conf = CephConf(env_.endpoint);
-    ASSERT_FALSE(conf.empty()) << "set CEPH_CONF (source $CEPH_DIR/env.sh) for the cluster at "
-                               << env_.endpoint << ": the test gives spacesfs-admin RGW caps";
-    const std::string info = dir_ + "/admin.json";
-    // The admin API needs users=* (create/remove users) and metadata=read (list them).
-    std::string caps = "radosgw-admin -c '" + conf +
-                       "' caps add --uid=spacesfs-admin --caps='users=*;metadata=read' >/dev/null";
-    ASSERT_EQ(std::system(caps.c_str()), 0) << caps;
-    std::string get = "radosgw-admin -c '" + conf + "' user info --uid=spacesfs-admin >'" + info + "'";
-    ASSERT_EQ(std::system(get.c_str()), 0) << get;
-    std::ifstream in(info);
-    json user = json::parse(in);
-    fs::remove(info);
-    ASSERT_FALSE(user["keys"].empty());
-    std::string secret = user["keys"][0]["secret_key"];
-    {
-      std::ofstream out(creds_);
-      out << "[rgw-admin]\naccess_key_id = " << user["keys"][0]["access_key"].get<std::string>()
-          << "\nsecret_access_key = " << secret << "\nendpoint = " << env_.endpoint
-          << "\nregion = " << env_.region << "\ngrant = team-a:read\n";
-    }
+    conf_ = testing::CephConf(env_.endpoint);
+    ASSERT_FALSE(conf_.empty()) << "set CEPH_CONF (source $CEPH_DIR/env.sh) for the cluster at "
+                                << env_.endpoint << ": the test gives spacesfs-admin RGW caps";
+    const std::string admin =
+        testing::AdminProfileSection(conf_, "rgw-admin", env_.endpoint, env_.region);
+    ASSERT_FALSE(admin.empty()) << "cannot read spacesfs-admin's key with radosgw-admin";
+    std::ofstream(creds_) << admin;
     ::chmod(creds_.c_str(), 0600);
     prefix_ = testing::UniqueTestPrefix("keys-rgw");
     auto owner = testing::MakeTestClient(env_, testing::TestUser::kOwner, "team-a");
@@ -91,8 +61,11 @@ class KeysRgwTest : public ::testing::Test {
     put.body = s3::BodySource::FromView("hello");
     ASSERT_TRUE((*owner)->PutObject(put).ok());
     name_ = "kt" + std::to_string(::getpid());
+    names_ = {name_};
   }
   void TearDown() override {
+    // Nothing is left on the server when the test passes; after a failure, remove what it made.
+    EXPECT_EQ(testing::RemoveRgwKeyUsers(conf_, names_), 0) << "keys were left on the server";
     auto owner = testing::MakeTestClient(env_, testing::TestUser::kOwner, "team-a");
     if (owner.ok()) (void)testing::DeleteAllUnder(**owner, prefix_);
     std::error_code ec;
@@ -116,7 +89,8 @@ class KeysRgwTest : public ::testing::Test {
   }
 
   testing::S3TestEnv env_;
-  std::string dir_, creds_, prefix_, name_;
+  std::string conf_, dir_, creds_, prefix_, name_;
+  std::vector<std::string> names_;  // every key name the test creates
 };
 
 TEST_F(KeysRgwTest, CreateRotateRevoke) {
@@ -177,6 +151,40 @@ TEST_F(KeysRgwTest, CreateRotateRevoke) {
   Status revoked = ListOne(*second, "team-a");
   EXPECT_EQ(revoked.http_status(), 403) << revoked.ToString();
   EXPECT_EQ(revoked.s3_code(), "InvalidAccessKeyId") << revoked.ToString();
+}
+
+TEST_F(KeysRgwTest, ConcurrentCreatesIntoOneFileAllLand) {
+  constexpr int kCreates = 4;
+  std::string script;
+  for (int i = 0; i < kCreates; ++i) {
+    const std::string name = name_ + "c" + std::to_string(i);
+    names_.push_back(name);
+    const std::string n = std::to_string(i);
+    script += "( " + testing::ShellQuote(SPACESFS_BINARY) +
+              " keys create --provider rgw --admin-profile rgw-admin --grant team-a:read --name " +
+              name + " --credentials " + testing::ShellQuote(creds_) + " >" + dir_ + "/out." + n +
+              " 2>&1; echo $? >" + dir_ + "/rc." + n + " ) &\n";
+  }
+  testing::RunShell(script + "wait\n");
+
+  for (int i = 0; i < kCreates; ++i) {
+    const std::string n = std::to_string(i);
+    EXPECT_EQ(testing::ReadWholeFile(dir_ + "/rc." + n), "0\n")
+        << testing::ReadWholeFile(dir_ + "/out." + n);
+  }
+  struct stat st;
+  ASSERT_EQ(::stat(creds_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_TRUE(auth::LoadProfile(creds_, "rgw-admin", ::getuid()).ok());
+  for (int i = 0; i < kCreates; ++i) {
+    const std::string name = name_ + "c" + std::to_string(i);
+    Result<auth::Profile> profile = auth::LoadProfile(creds_, name, ::getuid());
+    ASSERT_TRUE(profile.ok()) << "lost: " << profile.status().ToString();
+    EXPECT_TRUE(ListOne(*profile, "team-a").ok()) << name;
+    EXPECT_EQ(RunKeysArgs({"revoke", name, "--provider", "rgw", "--admin-profile", "rgw-admin",
+                           "--credentials", creds_}),
+              0);
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 //   proxy->Configure(R"({"fault_rate": 0.2, "faults": ["slowdown", "reset"]})");
 //   client endpoint: proxy->endpoint()                        // http://127.0.0.1:PORT
 //   int n = proxy->Counter("faults", "slowdown");
+//   std::vector<std::string> sent = proxy->Requests();        // {"PUT /team-a/key", ...}
 //
 // The proxy is started with --exit-with-stdin and a pipe as its stdin, so it exits when the test
 // process does, whatever happens; the destructor closes the pipe and reaps it (SIGKILL after 10 s).
@@ -148,6 +149,14 @@ class FaultProxy {
     return 0;
   }
 
+  // Every request the proxy received since the last ResetStats, in order, as "METHOD TARGET" with
+  // the target as sent (percent-encoded). Empty on failure.
+  std::vector<std::string> Requests() {
+    std::string body;
+    if (Request("GET", "/__fault_proxy__/requests", "", &body) != 200) return {};
+    return JsonStrings(body);
+  }
+
   std::string log() const {
     std::ifstream in(log_path_);
     std::stringstream ss;
@@ -195,6 +204,32 @@ class FaultProxy {
     size_t head_end = reply.find("\r\n\r\n");
     *response_body = head_end == std::string::npos ? "" : reply.substr(head_end + 4);
     return status;
+  }
+
+  // The strings of the first JSON array in text (escapes decoded; \u only for ASCII).
+  static std::vector<std::string> JsonStrings(const std::string& text) {
+    std::vector<std::string> out;
+    size_t i = text.find('[');
+    if (i == std::string::npos) return out;
+    for (++i; i < text.size() && text[i] != ']'; ++i) {
+      if (text[i] != '"') continue;
+      std::string s;
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] != '\\' || i + 1 >= text.size()) {
+          s += text[i];
+          continue;
+        }
+        char e = text[++i];
+        if (e == 'u' && i + 4 < text.size()) {
+          s += static_cast<char>(std::stoi(text.substr(i + 1, 4), nullptr, 16) & 0x7f);
+          i += 4;
+        } else {
+          s += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+        }
+      }
+      out.push_back(std::move(s));
+    }
+    return out;
   }
 
   pid_t pid_ = -1;

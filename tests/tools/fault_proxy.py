@@ -32,7 +32,9 @@ with "Expect: 100-continue", where the error is the final answer and the connect
 Control endpoint, on the same port, never forwarded (JSON in, JSON out):
   GET  /__fault_proxy__/stats    {"requests": N, "forwarded": N, "faults": {name: n},
                                   "not_applicable": {name: n}}
-  POST /__fault_proxy__/reset    zeroes the stats
+  GET  /__fault_proxy__/requests {"requests": ["METHOD TARGET", ...]}: every request received since
+                                 the last reset (at most the last 100,000), in arrival order
+  POST /__fault_proxy__/reset    zeroes the stats and empties the request journal
   GET  /__fault_proxy__/config   the current settings
   POST /__fault_proxy__/config   changes settings; body keys (all optional):
       fault_rate (0..1), faults (list or "a,b"), latency_ms, stall_seconds, seed (re-seeds the RNG),
@@ -63,6 +65,7 @@ FAULTS = ("slowdown", "500", "reset", "reset_before", "reset_mid", "truncate", "
 LOCAL_UPSTREAM_HOSTS = ("127.0.0.1", "localhost")
 RELAY_PIECE = 256 * 1024
 STREAM_LIMIT = 1 << 20       # longest request/response head accepted
+JOURNAL_LIMIT = 100000       # requests kept for GET /__fault_proxy__/requests
 EXPECT_WAIT_SECONDS = 1.0    # how long to wait for upstream's "100 Continue"
 
 ERROR_BODIES = {
@@ -388,6 +391,7 @@ class FaultProxy:
 
     def reset_stats(self):
         self.requests = 0
+        self.journal = collections.deque(maxlen=JOURNAL_LIMIT)
         self.forwarded = 0
         self.faults = collections.Counter()
         self.not_applicable = collections.Counter()
@@ -451,6 +455,8 @@ class FaultProxy:
         try:
             if path == "stats" and request.method == "GET":
                 reply = self.stats()
+            elif path == "requests" and request.method == "GET":
+                reply = {"requests": list(self.journal)}
             elif path == "reset" and request.method == "POST":
                 self.reset_stats()
                 reply = self.stats()
@@ -538,6 +544,7 @@ class Session:
                     return
                 continue
             proxy.requests += 1
+            proxy.journal.append(f"{request.method} {request.target}")
             number = proxy.requests
             fault = proxy.choose_fault(request)
             if not await self.serve(number, request, fault):

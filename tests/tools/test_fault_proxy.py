@@ -631,6 +631,23 @@ class FaultProxyTest(unittest.TestCase):
         self.assertIn("GET /bytes/64: slowdown", log)
         self.assertIn("GET /bytes/64: flip", log)
 
+    def test_requests_lists_every_request_since_the_reset(self):
+        conn = self.http(timeout=10)
+        conn.request("GET", "/before")
+        conn.getresponse().read()
+        self.control("POST", "reset")
+        self.configure(next=["slowdown"])
+        for method, path in (("PUT", "/a%2Fb?x=1"), ("GET", "/bytes/3"), ("DELETE", "/c")):
+            conn.request(method, path, body=b"1" if method == "PUT" else None)
+            conn.getresponse().read()
+        conn.close()
+        status, reply = self.control("GET", "requests")
+        self.assertEqual(status, 200)
+        # Faulted requests are listed too (they were sent); control requests never are.
+        self.assertEqual(reply["requests"], ["PUT /a%2Fb?x=1", "GET /bytes/3", "DELETE /c"])
+        self.control("POST", "reset")
+        self.assertEqual(self.control("GET", "requests")[1]["requests"], [])
+
     def test_bad_config_is_refused(self):
         for bad in ({"faults": ["nope"]}, {"fault_rate": 2}, {"upstream": "10.0.0.1:80"},
                     {"next": ["explode"]}, {"path_regex": "("}):

@@ -332,6 +332,20 @@ TEST_F(KeysDoTest, TokenIsNeverTakenFromTheCommandLine) {
   EXPECT_EQ(Requests().back()["headers"]["authorization"], "Bearer dop_v1_fromfile");
 }
 
+TEST(KeysCommand, UsageErrorsExitWithStatus2) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"create", "--name", "x"},  // no --grant
+           {"create", "--name", "x", "--grant", "a:read", "--provider", "nope"},
+           {"bogus"},
+           {}}) {
+    args.insert(args.begin(), {"spacesfs", "keys"});
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    EXPECT_EQ(cli::RunKeys(static_cast<int>(args.size()), argv.data()), 2) << args.size();
+  }
+}
+
 TEST(KeysCredentialStore, ReplaceSectionKeepsNeighboursAndComments) {
   const std::string text =
       "; top\n[a]\nx = 1\n\n# about b\n[b]\ny = 2\n[c]\nz = 3\n";

@@ -64,6 +64,14 @@ char Letter(Decision d) {
 // One row per permission, one column per operation in kAllOperations order:
 // list read create overwrite append delete rename-from rename-to mkdir rmdir setattr.
 // A = allowed, R = read-only (EROFS), D = denied (EACCES).
+std::string Row(const ScopeChecker& checker, std::string_view key, const Caller& who) {
+  std::string got;
+  for (Operation op : kAllOperations) got += Letter(checker.Check(op, key, who));
+  return got;
+}
+
+// The permission is the only grant: a `read` scope is read-only as a whole, so every refused
+// modification is EROFS; any other scope lets someone write, so a refusal is EACCES.
 TEST(ScopeCheckTest, EveryPermissionTimesEveryOperation) {
   const std::map<std::string, std::string> expected = {
       {"read",               "AARRRRRRRRR"},
@@ -74,9 +82,8 @@ TEST(ScopeCheckTest, EveryPermissionTimesEveryOperation) {
   };
   for (const auto& [permission, row] : expected) {
     ScopeChecker checker = Checker({"photos/albums/:" + permission});
-    std::string got;
-    for (Operation op : kAllOperations) got += Letter(checker.Check(op, "albums/2024/a.jpg", kBobCaller));
-    EXPECT_EQ(got, row) << permission;
+    EXPECT_EQ(checker.read_only(), permission == "read") << permission;
+    EXPECT_EQ(Row(checker, "albums/2024/a.jpg", kBobCaller), row) << permission;
     // PermissionAllows is the same table.
     std::string table;
     for (Operation op : kAllOperations) {
@@ -84,6 +91,49 @@ TEST(ScopeCheckTest, EveryPermissionTimesEveryOperation) {
     }
     for (size_t i = 0; i < row.size(); ++i) EXPECT_EQ(table[i] == 'A', row[i] == 'A') << permission;
   }
+}
+
+// The same permission for bob on a mount where a grant for someone else (alice) allows writing:
+// the scope is not read-only as a whole, so bob's refused modifications are EACCES, never EROFS,
+// whatever his own permission is. alice's grant changes nothing for bob.
+TEST(ScopeCheckTest, EveryPermissionTimesEveryOperationBesideAWritableGrant) {
+  const std::map<std::string, std::string> expected = {
+      {"read",               "AADDDDDDDDD"},
+      {"append-only",        "AAADDDDAADD"},
+      {"readwrite-nodelete", "AAAAADDAADD"},
+      {"readwrite",          "AAAAAAAAAAD"},
+      {"fullaccess",         "AAAAAAAAAAA"},
+  };
+  for (const std::string alices : {"photos/albums/:append-only alice", "photos:fullaccess alice",
+                                    "photos/elsewhere/:readwrite @staff"}) {
+    for (const auto& [permission, row] : expected) {
+      ScopeChecker checker = Checker({"photos/albums/:" + permission, alices});
+      EXPECT_FALSE(checker.read_only());
+      EXPECT_EQ(Row(checker, "albums/2024/a.jpg", kBobCaller), row) << permission << " + " << alices;
+    }
+  }
+}
+
+// Keys the caller cannot see are EACCES for every operation, read-only scope or not; directories
+// on the way to a grant can be listed, and a modification there is EROFS only on a read-only
+// scope.
+TEST(ScopeCheckTest, InvisibleKeysAndTheWayToAGrant) {
+  ScopeChecker ro = Checker({"photos/a/b/:read"});
+  ScopeChecker rw = Checker({"photos/a/b/:read", "photos/z/:readwrite alice"});
+  for (const std::string key : {"a", "a/b", ""}) {
+    EXPECT_EQ(Row(ro, key, kBobCaller), "ADRRRRRRRRR") << key;
+    EXPECT_EQ(Row(rw, key, kBobCaller), "ADDDDDDDDDD") << key;
+  }
+  for (const std::string key : {"a/c", "a/bx", "top", "z/f", "a/readme"}) {
+    EXPECT_EQ(Row(ro, key, kBobCaller), "DDDDDDDDDDD") << key;
+    EXPECT_EQ(Row(rw, key, kBobCaller), "DDDDDDDDDDD") << key;
+  }
+  // A caller with no grant at all sees nothing, not even the root.
+  ScopeChecker bobs = Checker({"photos:read bob"});
+  EXPECT_TRUE(bobs.read_only());
+  EXPECT_EQ(Row(bobs, "", kCarolCaller), "DDDDDDDDDDD");
+  EXPECT_EQ(Row(bobs, "f", kCarolCaller), "DDDDDDDDDDD");
+  EXPECT_EQ(Row(bobs, "f", kBobCaller), "AARRRRRRRRR");
 }
 
 TEST(ScopeCheckTest, OperationNames) {
@@ -160,12 +210,12 @@ TEST(ScopeCheckTest, MostPermissiveMatchingGrantWins) {
   EXPECT_EQ(c.Check(Operation::kDelete, "a/b/f", who), Decision::kAllowed);
   EXPECT_EQ(c.Check(Operation::kSetattr, "a/b/f", who), Decision::kDenied);
   EXPECT_EQ(c.Check(Operation::kSetattr, "a/b/c/f", who), Decision::kAllowed);
-  EXPECT_EQ(c.Check(Operation::kDelete, "top.txt", who), Decision::kReadOnly);
+  EXPECT_EQ(c.Check(Operation::kDelete, "top.txt", who), Decision::kDenied);
   EXPECT_EQ(c.Check(Operation::kOverwrite, "x/f", who), Decision::kAllowed);
   EXPECT_EQ(c.Check(Operation::kDelete, "x/f", who), Decision::kDenied);
   // Whole-Space read grant: the root and "a" are covered, so listing is allowed everywhere.
   EXPECT_EQ(c.Check(Operation::kList, "", who), Decision::kAllowed);
-  EXPECT_EQ(c.Check(Operation::kCreate, "new.txt", who), Decision::kReadOnly);
+  EXPECT_EQ(c.Check(Operation::kCreate, "new.txt", who), Decision::kDenied);
 }
 
 TEST(ScopeCheckTest, EffectivePermissionNeverDecreasesWithDepth) {
@@ -186,19 +236,32 @@ TEST(ScopeCheckTest, EffectivePermissionNeverDecreasesWithDepth) {
 }
 
 TEST(ScopeCheckTest, ReadOnlyVersusDenied) {
-  // Only read grants: every refused modification is read-only, even above the prefixes.
-  ScopeChecker ro = Checker({"photos/2024/:read", "photos/2025/:read"});
+  // Only read grants: every refused modification of a visible key is read-only, even above the
+  // prefixes.
+  ScopeChecker ro = Checker({"photos/2024/:read", "photos/2025/:read @staff"});
+  EXPECT_TRUE(ro.read_only());
   EXPECT_EQ(ro.Check(Operation::kCreate, "2024/a.jpg", kBobCaller), Decision::kReadOnly);
   EXPECT_EQ(ro.Check(Operation::kCreate, "new.jpg", kBobCaller), Decision::kDenied);  // invisible
   EXPECT_EQ(ro.Check(Operation::kMkdir, "2024", kBobCaller), Decision::kReadOnly);
   EXPECT_EQ(ro.Check(Operation::kSetattr, "", kBobCaller), Decision::kReadOnly);
   EXPECT_EQ(ro.Check(Operation::kRead, "2024", kBobCaller), Decision::kDenied);
-  // With a writable grant elsewhere, refusals above the prefixes are plain denials.
+  EXPECT_EQ(ro.Check(Operation::kDelete, "2025/x", kBobCaller), Decision::kDenied);  // not his
+  EXPECT_EQ(ro.Check(Operation::kDelete, "2025/x", kAliceCaller), Decision::kReadOnly);
+  // With a writable grant anywhere in the Space, for anyone, refusals are plain denials.
   ScopeChecker rw = Checker({"photos/2024/:read", "photos/inbox/:append-only"});
-  EXPECT_EQ(rw.Check(Operation::kCreate, "2024/a.jpg", kBobCaller), Decision::kReadOnly);
+  EXPECT_FALSE(rw.read_only());
+  EXPECT_EQ(rw.Check(Operation::kCreate, "2024/a.jpg", kBobCaller), Decision::kDenied);
   EXPECT_EQ(rw.Check(Operation::kSetattr, "", kBobCaller), Decision::kDenied);
   EXPECT_EQ(rw.Check(Operation::kRmdir, "inbox", kBobCaller), Decision::kDenied);
   EXPECT_EQ(rw.Check(Operation::kDelete, "inbox/f", kBobCaller), Decision::kDenied);
+  ScopeChecker others = Checker({"photos:read", "photos/x/:readwrite-nodelete @ops"});
+  EXPECT_FALSE(others.read_only());
+  EXPECT_EQ(others.Check(Operation::kOverwrite, "f", kAliceCaller), Decision::kDenied);
+  EXPECT_EQ(others.Check(Operation::kCreate, "x/f", kBobCaller), Decision::kAllowed);
+  // Grants for other Spaces do not count.
+  ScopeChecker elsewhere = Checker({"photos:read", "videos:fullaccess"});
+  EXPECT_TRUE(elsewhere.read_only());
+  EXPECT_EQ(elsewhere.Check(Operation::kDelete, "f", kBobCaller), Decision::kReadOnly);
 }
 
 TEST(ScopeCheckTest, UsersAndGroups) {
@@ -214,9 +277,10 @@ TEST(ScopeCheckTest, UsersAndGroups) {
   EXPECT_EQ(c.Check(Operation::kRead, "alice/f", kBobCaller), Decision::kDenied);
   EXPECT_EQ(c.Check(Operation::kList, "alice", kBobCaller), Decision::kDenied);
   EXPECT_EQ(c.Check(Operation::kRead, "staff/f", kBobCaller), Decision::kDenied);
-  // carol: only the grant for everyone, which is read-only; a refused write there is read-only.
+  // carol: only the grant for everyone, read; others may write in this Space, so a refused write
+  // is denied, not read-only.
   EXPECT_EQ(c.Check(Operation::kRead, "shared/f", kCarolCaller), Decision::kAllowed);
-  EXPECT_EQ(c.Check(Operation::kCreate, "shared/f", kCarolCaller), Decision::kReadOnly);
+  EXPECT_EQ(c.Check(Operation::kCreate, "shared/f", kCarolCaller), Decision::kDenied);
   EXPECT_EQ(c.Check(Operation::kCreate, "ops/f", kCarolCaller), Decision::kDenied);
   // The same uid with a different name does not matter: matching is by id.
   Caller alice_elsewhere{kAlice, 9999, {}};
@@ -279,16 +343,19 @@ TEST(ScopeCheckTest, DocsExample) {
     out += Letter(c->Check(Operation::kCreate, "notes", who));
     return out;
   };
-  EXPECT_EQ(row(alice), "ADAAR");
-  EXPECT_EQ(row(bob), "RDARR");
+  EXPECT_EQ(row(alice), "ADAAD");
+  EXPECT_EQ(row(bob), "DDADD");
 }
 
 TEST(ScopeCheckTest, StatusMessages) {
   ScopeChecker c = Checker({"photos/ro/:read", "photos/box/:append-only"});
   EXPECT_TRUE(c.CheckStatus(Operation::kCreate, "box/new", kBobCaller).ok());
-  Status ro = c.CheckStatus(Operation::kDelete, "ro/a.jpg", kBobCaller);
+  Status ro = Checker({"photos/ro/:read"}).CheckStatus(Operation::kDelete, "ro/a.jpg", kBobCaller);
   EXPECT_EQ(ro.code(), ErrorCode::kReadOnly);
-  EXPECT_EQ(ro.message(), "scope: delete 'ro/a.jpg' in photos: read-only (read)");
+  EXPECT_EQ(ro.message(), "scope: delete 'ro/a.jpg' in photos: read-only (every grant is read)");
+  Status read = c.CheckStatus(Operation::kDelete, "ro/a.jpg", kBobCaller);
+  EXPECT_EQ(read.code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(read.message(), "scope: delete 'ro/a.jpg' in photos: not allowed (read)");
   Status denied = c.CheckStatus(Operation::kOverwrite, "box/old", kBobCaller);
   EXPECT_EQ(denied.code(), ErrorCode::kPermissionDenied);
   EXPECT_EQ(denied.message(), "scope: overwrite 'box/old' in photos: not allowed (append-only)");

@@ -1,0 +1,139 @@
+// keys/credential_store: writers of one credential file at the same time never lose each other's
+// profiles (each read-modify-write-rename holds the file's lock), the file stays 0600, no temporary
+// file is left behind, and a section put back by RestoreSection leaves the other profiles alone.
+#include "keys/credential_store.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "auth/credentials.h"
+#include "gtest/gtest.h"
+#include "support/e2e.h"
+
+namespace spacesfs::keys {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CredentialStoreTest : public ::testing::Test {
+ protected:
+  // The file's text, read with the same checks as any credential file.
+  std::string Text() const {
+    Result<Secret> text = auth::ReadCredentialFile(path_, ::getuid());
+    return text.ok() ? std::string(text->reveal()) : "<" + text.status().ToString() + ">";
+  }
+
+  static NewProfile Profile(const std::string& name, const std::string& key) {
+    NewProfile profile;
+    profile.name = name;
+    profile.access_key_id = key;
+    profile.secret_access_key = Secret("secret-of-" + name);
+    profile.endpoint = "http://127.0.0.1:1";
+    profile.grants = {*auth::ParseGrant("team-a:read")};
+    return profile;
+  }
+
+  testing::TempDir temp_;
+  const std::string dir_ = temp_.path();
+  const std::string path_ = dir_ + "/credentials";
+};
+
+TEST_F(CredentialStoreTest, ConcurrentWritersAllLand) {
+  constexpr int kWriters = 8;
+  constexpr int kRounds = 25;
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  std::vector<std::string> failures(kWriters);
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      while (!go.load()) std::this_thread::yield();
+      for (int r = 0; r < kRounds; ++r) {
+        const std::string name = "w" + std::to_string(w) + "-" + std::to_string(r);
+        Status written = WriteProfile(path_, Profile(name, "AK" + name), false, ::getuid());
+        if (!written.ok()) failures[w] += written.ToString() + "\n";
+      }
+    });
+  }
+  go = true;
+  for (std::thread& t : threads) t.join();
+  for (const std::string& f : failures) EXPECT_EQ(f, "");
+
+  Result<Secret> text = auth::ReadCredentialFile(path_, ::getuid());
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  Result<std::vector<auth::Profile>> profiles = auth::ParseCredentials(text->reveal(), path_);
+  ASSERT_TRUE(profiles.ok()) << profiles.status().ToString();
+  EXPECT_EQ(profiles->size(), static_cast<size_t>(kWriters * kRounds));
+  for (int w = 0; w < kWriters; ++w) {
+    for (int r = 0; r < kRounds; ++r) {
+      const std::string name = "w" + std::to_string(w) + "-" + std::to_string(r);
+      Result<auth::Profile> p = auth::LoadProfile(path_, name, ::getuid());
+      ASSERT_TRUE(p.ok()) << name << " was lost: " << p.status().ToString();
+      EXPECT_EQ(p->access_key_id, "AK" + name);
+    }
+  }
+  struct stat st;
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    const std::string file = entry.path().filename().string();
+    EXPECT_TRUE(file == "credentials" || file == "credentials.lock") << "left behind: " << file;
+  }
+  ASSERT_EQ(::stat((path_ + ".lock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+TEST_F(CredentialStoreTest, WriterWaitsForTheLockHolder) {
+  ASSERT_TRUE(WriteProfile(path_, Profile("first", "AK1"), false, ::getuid()).ok());
+  // Another process holds the lock: the writer waits for it instead of writing at the same time.
+  int held = ::open((path_ + ".lock").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX), 0);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    EXPECT_TRUE(WriteProfile(path_, Profile("second", "AK2"), false, ::getuid()).ok());
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(done.load()) << "wrote while another process held " << path_ << ".lock";
+  EXPECT_EQ(Text().find("[second]"), std::string::npos);
+  ::flock(held, LOCK_UN);
+  ::close(held);
+  writer.join();
+  EXPECT_TRUE(done.load());
+  EXPECT_TRUE(auth::LoadProfile(path_, "first", ::getuid()).ok());
+  EXPECT_TRUE(auth::LoadProfile(path_, "second", ::getuid()).ok());
+}
+
+TEST_F(CredentialStoreTest, RestoreSectionKeepsProfilesWrittenMeanwhile) {
+  ASSERT_TRUE(WriteProfile(path_, Profile("app", "AKOLD"), false, ::getuid()).ok());
+  const std::string before = Text();
+  ASSERT_TRUE(WriteProfile(path_, Profile("app", "AKNEW"), true, ::getuid()).ok());
+  ASSERT_TRUE(WriteProfile(path_, Profile("other", "AKOTHER"), false, ::getuid()).ok());
+  ASSERT_TRUE(RestoreSection(path_, "app", before, ::getuid()).ok());
+  Result<auth::Profile> app = auth::LoadProfile(path_, "app", ::getuid());
+  ASSERT_TRUE(app.ok());
+  EXPECT_EQ(app->access_key_id, "AKOLD");
+  Result<auth::Profile> other = auth::LoadProfile(path_, "other", ::getuid());
+  ASSERT_TRUE(other.ok()) << "a profile written meanwhile was lost";
+  EXPECT_EQ(other->access_key_id, "AKOTHER");
+  EXPECT_EQ(Text().rfind(before, 0), 0u) << Text();
+}
+
+TEST_F(CredentialStoreTest, LockFileThatIsASymlinkIsRefused) {
+  ASSERT_EQ(::symlink((dir_ + "/elsewhere").c_str(), (path_ + ".lock").c_str()), 0);
+  Status written = WriteProfile(path_, Profile("app", "AK1"), false, ::getuid());
+  EXPECT_EQ(written.code(), ErrorCode::kConfig) << written.ToString();
+  EXPECT_NE(written.message().find(path_ + ".lock"), std::string::npos) << written.ToString();
+  EXPECT_FALSE(fs::exists(path_));
+  EXPECT_FALSE(fs::exists(dir_ + "/elsewhere"));
+}
+
+}  // namespace
+}  // namespace spacesfs::keys
