@@ -1871,6 +1871,9 @@ Status Filesystem::Impl::Flush(FileHandle fh) {
     // A handle not open for writing does not own the pending bytes: its writer decides.
     return Writable((*handle)->flags) ? allowed : Status::Ok();
   }
+  // A reader closing does not cut a writer's stream short (which would make the writer's next
+  // bytes go through a download and a staging file).
+  if (!Writable((*handle)->flags) && (*handle)->file->stream) return Status::Ok();
   return UploadLocked((*handle)->ino, *(*handle)->file);
 }
 
@@ -1894,7 +1897,7 @@ Status Filesystem::Impl::Release(FileHandle fh) {
       } else {
         s = Status::Ok();  // a reader does not own the pending bytes: its writer decides
       }
-    } else {
+    } else if (Writable(handle->flags) || !handle->file->stream) {
       s = UploadLocked(handle->ino, *handle->file);
     }
   }

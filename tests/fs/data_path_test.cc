@@ -418,5 +418,23 @@ TEST_F(StreamingFilesystemTest, OTruncRewriteStreamsAndChmodDuringTheStreamIsKep
   EXPECT_EQ(memory_.Info("r")->metadata.at("mode"), std::to_string(S_IFREG | 0600));
 }
 
+TEST_F(StreamingFilesystemTest, AReaderClosingDoesNotCutTheWritersStreamShort) {
+  std::string data = Pattern(12 * kMiB, 16);
+  FileHandle fh = Create("w");
+  ASSERT_TRUE(fs_->Write(fh, 0, std::string_view(data).substr(0, 6 * kMiB)).ok());
+  Result<Entry> e = fs_->Lookup(caller_, kRootInode, "w");
+  ASSERT_TRUE(e.ok());
+  Result<OpenReply> reader = fs_->Open(caller_, e->ino, O_RDONLY);
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE(fs_->Flush(reader->fh).ok());
+  ASSERT_TRUE(fs_->Release(reader->fh).ok());
+  memory_.ResetRequestCounts();
+  ASSERT_TRUE(fs_->Write(fh, 6 * kMiB, std::string_view(data).substr(6 * kMiB)).ok());
+  ASSERT_TRUE(fs_->Release(fh).ok());
+  EXPECT_EQ(memory_.RequestCount(Op::kGetObject), 0u);  // never downloaded to go on
+  EXPECT_EQ(memory_.RequestCount(Op::kCompleteMultipartUpload), 1u);
+  EXPECT_TRUE(*memory_.Data("w") == data);
+}
+
 }  // namespace
 }  // namespace spacesfs::fs
