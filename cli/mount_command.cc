@@ -27,7 +27,8 @@ constexpr const char* kUsage =
     "usage: spacesfs SPACE[:/PREFIX] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
     "       options: profile=NAME, credentials=FILE, uid=, gid=, umask=, file_mode=, dir_mode=,\n"
     "       allow_other, allow_root, default_permissions, ro, attr_timeout=, entry_timeout=,\n"
-    "       negative_timeout=, memory_budget=, staging_dir=, log_level=, log_file=\n";
+    "       negative_timeout=, memory_budget=, staging_dir=, state_dir=, log_level=,\n"
+    "       log_file=\n";
 
 int Fail(const std::string& line) {
   std::fprintf(stderr, "spacesfs: %s\n", line.c_str());

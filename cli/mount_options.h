@@ -42,6 +42,7 @@ struct MountOptions {
   std::optional<bool> default_permissions; // unset: on with allow_other/allow_root
   bool read_only = false;
   std::string staging_dir;                 // "" = $TMPDIR or /var/tmp
+  std::string state_dir;                   // "" = DefaultStateDir() (cli/state_dir.h)
   double attr_timeout = 1.0;               // seconds
   double entry_timeout = 1.0;
   double negative_timeout = 1.0;
