@@ -15,6 +15,7 @@
 #include "auth/scope.h"
 #include "cli/mount_options.h"
 #include "cli/space_client.h"
+#include "cli/state_dir.h"
 #include "common/logging.h"
 #include "common/sd_notify.h"
 #include "fs/filesystem.h"
@@ -28,7 +29,7 @@ constexpr const char* kUsage =
     "       options: profile=NAME, credentials=FILE, uid=, gid=, umask=, file_mode=, dir_mode=,\n"
     "       allow_other, allow_root, default_permissions, ro, attr_timeout=, entry_timeout=,\n"
     "       negative_timeout=, memory_budget=, part_size=, upload_parallel=,\n"
-    "       max_read_ahead=, staging_dir=, log_level=, log_file=\n";
+    "       max_read_ahead=, staging_dir=, state_dir=, log_level=, log_file=\n";
 
 int Fail(const std::string& line) {
   std::fprintf(stderr, "spacesfs: %s\n", line.c_str());
@@ -235,6 +236,21 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
                profile->endpoint, DescribeScope(*profile, target->space),
                read_only ? " (read-only mount)" : "");
 
+  // Relative directories are resolved before detaching (which changes to "/").
+  std::string staging_dir;
+  if (!options->staging_dir.empty()) {
+    staging_dir = Absolute(options->staging_dir);
+  } else if (const char* tmp = std::getenv("TMPDIR"); tmp != nullptr && *tmp != '\0') {
+    staging_dir = tmp;
+  } else {
+    staging_dir = "/var/tmp";
+  }
+  std::string state_dir =
+      options->state_dir.empty() ? DefaultStateDir() : Absolute(options->state_dir);
+  if (state_dir.empty()) {
+    spdlog::warn("no state_dir (no home directory): uploads a killed daemon leaves are not cleaned up");
+  }
+
   // Detach now that every check has passed; no thread may exist before this point.
   if (fuse_daemonize(options->foreground ? 1 : 0) != 0) return Fail("cannot detach from the terminal");
 
@@ -261,13 +277,10 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   fs_options.multipart_threshold = options->part_size;
   fs_options.max_read_ahead = std::min(options->max_read_ahead, options->memory_budget / 2);
   fs_options.upload_parallel = options->upload_parallel;
-  if (!options->staging_dir.empty()) {
-    fs_options.staging_dir = Absolute(options->staging_dir);
-  } else if (const char* tmp = std::getenv("TMPDIR"); tmp != nullptr && *tmp != '\0') {
-    fs_options.staging_dir = tmp;
-  } else {
-    fs_options.staging_dir = "/var/tmp";
-  }
+  fs_options.staging_dir = staging_dir;
+  // The journal is opened by the daemon itself (after detaching), so the lock is its own.
+  fs_options.state_dir = state_dir;
+  fs_options.space_id = profile->endpoint + "|" + target->space + "|" + target->prefix;
   profile->secret_access_key.Wipe();  // the client holds its own copy
 
   int status = 0;

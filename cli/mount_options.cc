@@ -217,6 +217,9 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
       } else if (name == "staging_dir") {
         st = need_value();
         o.staging_dir = value;
+      } else if (name == "state_dir") {
+        st = need_value();
+        o.state_dir = value;
       } else if (name == "attr_timeout" || name == "entry_timeout" || name == "negative_timeout") {
         st = need_value();
         if (st.ok()) {

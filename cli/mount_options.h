@@ -46,6 +46,7 @@ struct MountOptions {
   uint64_t part_size = 8ull << 20;         // multipart part size
   uint64_t max_read_ahead = 64ull << 20;   // per open file
   size_t upload_parallel = 8;              // parts of one file in flight
+  std::string state_dir;                   // "" = DefaultStateDir() (cli/state_dir.h)
   double attr_timeout = 1.0;               // seconds
   double entry_timeout = 1.0;
   double negative_timeout = 1.0;

@@ -29,13 +29,6 @@ std::string Final(EVP_MD_CTX* ctx) {
   return std::string(reinterpret_cast<char*>(out), n);
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 Result<BodyDigest> DigestBody(const BodySource& body, bool with_sha256) {
@@ -116,17 +109,11 @@ Result<std::string> MultipartEtag(const std::vector<CompletedPart>& parts) {
   std::string concatenated;
   for (const CompletedPart& part : parts) {
     std::string_view hex = UnquoteEtag(part.etag);
-    if (hex.size() != 32) {
+    std::optional<std::string> md5 = HexDecode(hex);
+    if (hex.size() != 32 || !md5) {
       return Status(ErrorCode::kInvalidArgument, "part ETag " + part.etag + " is not an MD5");
     }
-    for (size_t i = 0; i < 32; i += 2) {
-      int hi = HexValue(hex[i]);
-      int lo = HexValue(hex[i + 1]);
-      if (hi < 0 || lo < 0) {
-        return Status(ErrorCode::kInvalidArgument, "part ETag " + part.etag + " is not an MD5");
-      }
-      concatenated.push_back(static_cast<char>(hi * 16 + lo));
-    }
+    concatenated += *md5;
   }
   return "\"" + HexEncode(Md5(concatenated)) + "-" + std::to_string(parts.size()) + "\"";
 }

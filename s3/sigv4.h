@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -98,6 +99,8 @@ std::string SignatureHex(const Secret& secret_access_key, std::string_view amz_d
 // Hex helpers over OpenSSL, used by the client for payload hashes and Content-MD5.
 std::string Sha256Hex(std::string_view data);
 std::string HexEncode(std::string_view bytes);
+// The bytes of hex digits (either case); empty for an odd length or a non-hex character.
+std::optional<std::string> HexDecode(std::string_view hex);
 std::string Base64Encode(std::string_view bytes);
 // "20130524T000000Z"
 std::string AmzDate(std::time_t now);

@@ -194,6 +194,8 @@ TEST(SystemdUnits, SystemTemplateIsHardened) {
   EXPECT_EQ(One(u, "Service.UMask"), "0077");
   EXPECT_EQ(One(u, "Service.CacheDirectory"), "spacesfs/%i");
   EXPECT_EQ(One(u, "Service.CacheDirectoryMode"), "0700");
+  EXPECT_EQ(One(u, "Service.StateDirectory"), "spacesfs");
+  EXPECT_EQ(One(u, "Service.StateDirectoryMode"), "0700");
   EXPECT_EQ(One(u, "Service.LockPersonality"), "yes");
   EXPECT_EQ(One(u, "Service.MemoryDenyWriteExecute"), "yes");
   EXPECT_EQ(One(u, "Service.RestrictRealtime"), "yes");

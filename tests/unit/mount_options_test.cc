@@ -1,6 +1,11 @@
 #include "cli/mount_options.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/state_dir.h"
 
 namespace spacesfs::cli {
 namespace {
@@ -90,6 +95,72 @@ TEST(MountOptionsTest, DataPathSizes) {
   Result<MountOptions> g = ParseMountOptions({"memory_budget=1G"});
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->memory_budget, 1ull << 30);
+}
+
+TEST(MountOptionsTest, StateDir) {
+  Result<MountOptions> o = ParseMountOptions({"state_dir=/srv/spacesfs-state"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->state_dir, "/srv/spacesfs-state");
+  Result<MountOptions> plain = ParseMountOptions({});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->state_dir, "");
+  Result<MountOptions> empty = ParseMountOptions({"state_dir="});
+  EXPECT_EQ(empty.status().code(), ErrorCode::kConfig);
+  EXPECT_NE(empty.status().message().find("'state_dir' needs a value"), std::string::npos)
+      << empty.status().message();
+}
+
+TEST(StateDirTest, DefaultsForRootAndUsers) {
+  EXPECT_EQ(DefaultStateDirFor(0, "/home/x/.state", "/root"), "/var/lib/spacesfs");
+  EXPECT_EQ(DefaultStateDirFor(1000, "/home/alice/.st", "/home/alice"), "/home/alice/.st/spacesfs");
+  EXPECT_EQ(DefaultStateDirFor(1000, "", "/home/alice"), "/home/alice/.local/state/spacesfs");
+  EXPECT_EQ(DefaultStateDirFor(1000, "", "/home/alice/"), "/home/alice/.local/state/spacesfs");
+  // A relative XDG_STATE_HOME is invalid and ignored.
+  EXPECT_EQ(DefaultStateDirFor(1000, "state", "/home/alice"), "/home/alice/.local/state/spacesfs");
+  EXPECT_EQ(DefaultStateDirFor(1000, "", "/"), "/.local/state/spacesfs");
+  EXPECT_EQ(DefaultStateDirFor(1000, "", ""), "");
+  EXPECT_EQ(DefaultStateDirFor(1000, "", "relative"), "");
+}
+
+// DefaultStateDir() in a child process running as uid (when this one is root and uid is not).
+std::string DefaultStateDirAs(uid_t uid) {
+  if (getuid() == uid || getuid() != 0) return DefaultStateDir();
+  int fds[2];
+  if (pipe(fds) != 0) return "<pipe failed>";
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    if (setuid(uid) != 0) _exit(1);
+    std::string dir = DefaultStateDir();
+    if (write(fds[1], dir.data(), dir.size()) < 0) _exit(1);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buffer[512];
+  for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;) out.append(buffer, n);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? out : "<child failed>";
+}
+
+TEST(StateDirTest, DefaultReadsTheEnvironment) {
+  const char* xdg = getenv("XDG_STATE_HOME");
+  const char* home = getenv("HOME");
+  std::string saved_xdg = xdg != nullptr ? xdg : "";
+  std::string saved_home = home != nullptr ? home : "";
+  const uid_t user = getuid() == 0 ? 65534 : getuid();
+  setenv("XDG_STATE_HOME", "/tmp/xdg-state", 1);
+  setenv("HOME", "/tmp/home", 1);
+  EXPECT_EQ(DefaultStateDirAs(user), "/tmp/xdg-state/spacesfs");
+  unsetenv("XDG_STATE_HOME");
+  EXPECT_EQ(DefaultStateDirAs(user), "/tmp/home/.local/state/spacesfs");
+  if (getuid() == 0) {
+    EXPECT_EQ(DefaultStateDir(), "/var/lib/spacesfs");
+  }
+  if (xdg != nullptr) setenv("XDG_STATE_HOME", saved_xdg.c_str(), 1);
+  if (home != nullptr) setenv("HOME", saved_home.c_str(), 1); else unsetenv("HOME");
 }
 
 }  // namespace

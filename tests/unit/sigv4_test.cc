@@ -292,6 +292,12 @@ TEST(SigV4Helpers, DigestsAndEncodings) {
   EXPECT_EQ(Sha256Hex(""), kEmptyPayloadSha256);
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(HexEncode(std::string("\x00\xff\x10", 3)), "00ff10");
+  EXPECT_EQ(HexDecode("00ff10"), std::string("\x00\xff\x10", 3));
+  EXPECT_EQ(HexDecode("00FF1a"), std::string("\x00\xff\x1a", 3));
+  EXPECT_EQ(HexDecode(""), std::string());
+  EXPECT_EQ(HexDecode("0"), std::nullopt);
+  EXPECT_EQ(HexDecode("0g"), std::nullopt);
+  EXPECT_EQ(HexDecode(" 0"), std::nullopt);
   EXPECT_EQ(Base64Encode(""), "");
   EXPECT_EQ(Base64Encode("f"), "Zg==");
   EXPECT_EQ(Base64Encode("fo"), "Zm8=");
