@@ -171,16 +171,17 @@ Status FuseMount::Serve(fs::Filesystem& filesystem, ServeCallbacks callbacks) {
     return Status(ErrorCode::kInternal, std::string("cannot create a pipe: ") + std::strerror(errno));
   }
   g_signal_fd = signal_pipe[1];
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
+  // SIGTERM and SIGINT without SA_RESTART, as libfuse installs them: the main thread waits in
+  // sem_wait() inside the session loop, and only an interrupted wait lets it see that the session
+  // was told to exit. (libfuse's workers block these signals.)
   struct sigaction previous[std::size(kHandledSignals)];
   for (size_t i = 0; i < std::size(kHandledSignals); ++i) {
-    struct sigaction ignore = sa;
-    if (kHandledSignals[i] == SIGPIPE) ignore.sa_handler = SIG_IGN;
-    sigaction(kHandledSignals[i], &ignore, &previous[i]);
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = kHandledSignals[i] == SIGPIPE ? SIG_IGN : OnSignal;
+    sa.sa_flags = kHandledSignals[i] == SIGHUP ? SA_RESTART : 0;
+    sigaction(kHandledSignals[i], &sa, &previous[i]);
   }
 
   const pthread_t main_thread = pthread_self();
