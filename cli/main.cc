@@ -4,6 +4,7 @@
 //   spacesfs ls [-p PROFILE] [-c FILE] [-r] SPACE[:/PREFIX]       list objects
 //   spacesfs cp [-p PROFILE] [-c FILE] SRC DST                    copy a file in or out
 //   spacesfs check [-c FILE] PROFILE [SPACE]                      key's real rights vs the scope
+//   spacesfs stats MOUNTPOINT                                     the counters of a mount's daemon
 //   spacesfs keys create|list|revoke|rotate ...                   mint per-Space keys (docs/KEYS.md)
 //   spacesfs version
 #include <CLI/CLI.hpp>
@@ -18,12 +19,13 @@
 #include "cli/keys_command.h"
 #include "cli/mount_command.h"
 #include "cli/object_commands.h"
+#include "cli/stats_command.h"
 
 namespace {
 
 bool IsSubcommand(const std::string& word) {
-  return word == "ls" || word == "cp" || word == "keys" || word == "check" || word == "version" || word == "--version" ||
-         word == "help" || word == "--help";
+  return word == "ls" || word == "cp" || word == "keys" || word == "check" || word == "stats" ||
+         word == "version" || word == "--version" || word == "help" || word == "--help";
 }
 
 int RunSubcommand(int argc, char** argv) {
@@ -52,6 +54,11 @@ int RunSubcommand(int argc, char** argv) {
   check->add_option("-c,--credentials", options.credentials_file, "credential file");
   check->add_option("profile", check_profile, "credential profile")->required();
   check->add_option("space", check_space, "one Space (default: every Space the profile grants)");
+  std::string stats_mountpoint;
+  CLI::App* stats = app.add_subcommand(
+      "stats", "the counters of the daemon serving a mount (its owner and root only)");
+  stats->add_option("mountpoint", stats_mountpoint, "the directory the Space is mounted on")
+      ->required();
   CLI::App* version = app.add_subcommand("version", "print the version");
   try {
     app.parse(argc, argv);
@@ -63,6 +70,7 @@ int RunSubcommand(int argc, char** argv) {
   if (check->parsed()) {
     return spacesfs::cli::RunCheck(check_profile, check_space, options.credentials_file);
   }
+  if (stats->parsed()) return spacesfs::cli::RunStats(stats_mountpoint);
   if (version->parsed()) {
     std::printf("spacesfs 0.1.0\n");
     return 0;

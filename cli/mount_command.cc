@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -20,6 +22,7 @@
 #include "common/sd_notify.h"
 #include "fs/filesystem.h"
 #include "fs/fuse/fuse_mount.h"
+#include "fs/fuse/stats_xattr.h"
 
 namespace spacesfs::cli {
 namespace {
@@ -28,8 +31,9 @@ constexpr const char* kUsage =
     "usage: spacesfs SPACE[:/PREFIX] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
     "       options: profile=NAME, credentials=FILE, uid=, gid=, umask=, file_mode=, dir_mode=,\n"
     "       allow_other, allow_root, default_permissions, ro, attr_timeout=, entry_timeout=,\n"
-    "       negative_timeout=, memory_budget=, part_size=, upload_parallel=,\n"
-    "       max_read_ahead=, staging_dir=, state_dir=, log_level=, log_file=\n";
+    "       negative_timeout=, stop_timeout=, noexec, memory_budget=, part_size=,\n"
+    "       upload_parallel=, max_read_ahead=, staging_dir=, state_dir=, log_level=,\n"
+    "       log_file=, fsname=\n";
 
 int Fail(const std::string& line) {
   std::fprintf(stderr, "spacesfs: %s\n", line.c_str());
@@ -215,26 +219,29 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   if (Result<s3::ListObjectsPage> page = (*client)->ListObjects(probe); !page.ok()) {
     return Fail(DescribeFirstRequestFailure(page.status(), target->space, *profile));
   }
+  spdlog::debug("profile '{}' from {}: the first request to Space '{}' at {} succeeded",
+                profile->name, profile->source_file, target->space, profile->endpoint);
 
   if (fake) return 0;
 
   fuse::MountConfig mount_config;
   mount_config.mountpoint = mountpoint;
-  mount_config.fsname = options->fsname.empty() ? "spacesfs:" + positional[0] : options->fsname;
+  // The source as mount(8) wrote it, so `mount -a` recognises the mount as already there.
+  mount_config.fsname = options->fsname.empty() ? positional[0] : options->fsname;
   mount_config.allow_other = options->allow_other;
   mount_config.allow_root = options->allow_root;
   mount_config.default_permissions = options->EffectiveDefaultPermissions();
   mount_config.read_only = read_only;
+  mount_config.no_exec = options->no_exec;
   mount_config.debug = options->debug;
+  mount_config.stop_timeout = std::chrono::milliseconds(static_cast<int64_t>(options->stop_timeout * 1000));
   Result<std::unique_ptr<fuse::FuseMount>> mount = fuse::FuseMount::Mount(mount_config);
   if (!mount.ok()) return Fail(mount.status().message());
 
-  spdlog::info("mounted Space '{}'{} on {} with profile '{}' (key {}) at {}", target->space,
-               target->prefix.empty() ? "" : " prefix '" + target->prefix + "'", mountpoint,
-               profile->name, RedactKeyId(profile->access_key_id), profile->endpoint);
-  spdlog::info("Space '{}', profile '{}', endpoint {}: scope {}{}", target->space, profile->name,
-               profile->endpoint, DescribeScope(*profile, target->space),
-               read_only ? " (read-only mount)" : "");
+  spdlog::info("mounted Space '{}'{} on {}: profile '{}' (key {}), endpoint {}, scope {}{}",
+               target->space, target->prefix.empty() ? "" : " prefix '" + target->prefix + "'",
+               mountpoint, profile->name, RedactKeyId(profile->access_key_id), profile->endpoint,
+               DescribeScope(*profile, target->space), read_only ? " (read-only mount)" : "");
 
   // Relative directories are resolved before detaching (which changes to "/").
   std::string staging_dir;
@@ -288,18 +295,29 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
     fs::Filesystem filesystem(**client, fs_options);
     // The mount is live and the first request to the Space succeeded.
     (void)NotifyReady();
-    (void)NotifyStatus("serving Space '" + target->space + "' on " + mountpoint + " (profile '" +
-                       profile->name + "')");
+    const std::string serving = "serving Space '" + target->space + "' on " + mountpoint +
+                                " (profile '" + profile->name + "')";
+    (void)NotifyStatus(serving);
     s3::CurlObjectClient& s3_client = **client;
     const std::string profile_name = options->profile;
-    Status served = (*mount)->Serve(filesystem, [&] {
+    std::atomic<bool> stopping_sent{false};
+    fuse::ServeCallbacks callbacks;
+    callbacks.on_stopping = [&] {
+      stopping_sent = true;
+      (void)NotifyStopping();
+    };
+    callbacks.on_tick = [&] {
+      (void)NotifyStatus(serving + ": " + fuse::FormatStatsLine(filesystem.GetCounters()));
+    };
+    callbacks.on_reload = [&] {
       (void)NotifyReloading();
       if (Status st = ReopenLogFile(); !st.ok()) spdlog::error("{}", st.message());
       ReloadProfile(credentials_file, profile_name, target->space, read_only, s3_client,
                     filesystem);
       (void)NotifyReady();
-    });
-    (void)NotifyStopping();
+    };
+    Status served = (*mount)->Serve(filesystem, std::move(callbacks));
+    if (!stopping_sent) (void)NotifyStopping();  // unmounted from outside
     if (!served.ok()) {
       spdlog::error("{}", served.ToString());
       status = 1;

@@ -88,7 +88,7 @@ bool IsSecretOption(std::string_view name) {
 bool IsMountHelperOption(std::string_view name) {
   static const std::set<std::string, std::less<>> kIgnored = {
       "_netdev", "nofail", "noauto", "auto", "user", "users", "nouser", "owner", "group",
-      "defaults", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime",
+      "defaults", "dev", "nodev", "suid", "nosuid", "atime", "noatime",
       "relatime", "norelatime", "strictatime", "diratime", "nodiratime", "lazytime", "sync",
       "async", "dirsync", "rw", "comment"};
   return kIgnored.count(name) > 0 || name.starts_with("x-") || name.starts_with("comment=");
@@ -185,6 +185,10 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
         o.read_only = true;
       } else if (name == "rw") {
         o.read_only = false;
+      } else if (name == "noexec") {
+        o.no_exec = true;
+      } else if (name == "exec") {
+        o.no_exec = false;
       } else if (name == "cache" || name == "cache_size") {
         return ConfigError("mount option '" + name + "' is not supported yet (see docs/CONFIGURATION.md)");
       } else if (name == "memory_budget" || name == "part_size" || name == "max_read_ahead") {
@@ -220,14 +224,16 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
       } else if (name == "state_dir") {
         st = need_value();
         o.state_dir = value;
-      } else if (name == "attr_timeout" || name == "entry_timeout" || name == "negative_timeout") {
+      } else if (name == "attr_timeout" || name == "entry_timeout" || name == "negative_timeout" ||
+                 name == "stop_timeout") {
         st = need_value();
         if (st.ok()) {
           Result<double> s = ParseSeconds(name, value);
           if (!s.ok()) return s.status();
           if (name == "attr_timeout") o.attr_timeout = *s;
           else if (name == "entry_timeout") o.entry_timeout = *s;
-          else o.negative_timeout = *s;
+          else if (name == "negative_timeout") o.negative_timeout = *s;
+          else o.stop_timeout = *s;
         }
       } else if (name == "log_level") {
         st = need_value();

@@ -4,7 +4,8 @@
 // Unknown options are an error naming each of them. Secrets are never accepted as options (they would
 // show in `ps` and /etc/fstab): an option that carries one is refused with a message saying where the
 // secret goes instead. Options that only mean something to mount(8) or systemd (_netdev, nofail,
-// noauto, user, x-systemd.*, ...) are accepted and ignored.
+// noauto, user, x-systemd.*, ...) are accepted and ignored, and so are suid/dev (a spacesfs mount is
+// always nosuid,nodev); noexec is honoured (fstab's `user` and `users` imply it).
 //
 // Pure functions; thread-safe.
 #pragma once
@@ -41,6 +42,8 @@ struct MountOptions {
   bool allow_root = false;
   std::optional<bool> default_permissions; // unset: on with allow_other/allow_root
   bool read_only = false;
+  bool no_exec = false;                    // noexec: programs on the mount cannot be executed
+  double stop_timeout = 30.0;              // seconds SIGTERM waits for files open for writing
   std::string staging_dir;                 // "" = $TMPDIR or /var/tmp
   uint64_t memory_budget = 128ull << 20;   // read-ahead and upload buffers together
   uint64_t part_size = 8ull << 20;         // multipart part size
@@ -52,7 +55,7 @@ struct MountOptions {
   double negative_timeout = 1.0;
   std::string log_level = "info";
   std::string log_file;                    // "" = stderr (or the journal under systemd)
-  std::string fsname;                      // shown in /proc/mounts; default "spacesfs:SPACE"
+  std::string fsname;                      // shown in /proc/mounts; default SPACE[:/PREFIX] as given
   bool foreground = false;
   bool debug = false;
 

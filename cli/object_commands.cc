@@ -117,7 +117,7 @@ int RunCopy(const SpaceCommandOptions& options, const std::string& source,
     path += "/" + key.substr(key.find_last_of('/') + 1);
   }
   std::string partial = path + ".spacesfs-partial";
-  int fd = open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(partial.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);  // read back: MD5
   if (fd < 0) return Fail("cannot create " + partial + ": " + std::strerror(errno));
   Result<s3::ObjectInfo> info = s3::DownloadToFd(*space->client, key, fd, {});
   int close_rc = close(fd);

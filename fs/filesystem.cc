@@ -495,6 +495,9 @@ Status Filesystem::Impl::FromServer(const Status& s, std::string_view what,
 Counters Filesystem::Impl::GetCounters() const {
   Counters c;
   c.requests = counting_.requests();
+  c.request_errors = counting_.errors();
+  c.bytes_downloaded = counting_.bytes_downloaded();
+  c.bytes_uploaded = counting_.bytes_uploaded();
   c.denials_local = denials_local_.load(std::memory_order_relaxed);
   c.denials_server = denials_server_.load(std::memory_order_relaxed);
   c.memory_in_use = budget_.used();

@@ -240,11 +240,14 @@ struct Options {
 
 // What the Filesystem has done so far (monotonic counts).
 struct Counters {
-  uint64_t requests = 0;        // requests sent to the server
-  uint64_t denials_local = 0;   // operations refused by the scope (no request sent)
-  uint64_t denials_server = 0;  // requests the server refused (403)
-  uint64_t memory_in_use = 0;   // bytes of the memory budget held now
-  uint64_t memory_peak = 0;     // the most held at once
+  uint64_t requests = 0;          // requests sent to the server
+  uint64_t request_errors = 0;    // requests that failed (see CountingClient::errors)
+  uint64_t bytes_downloaded = 0;  // object bytes received (GET bodies)
+  uint64_t bytes_uploaded = 0;    // object bytes sent (PUT and UploadPart bodies)
+  uint64_t denials_local = 0;     // operations refused by the scope (no request sent)
+  uint64_t denials_server = 0;    // requests the server refused (403)
+  uint64_t memory_in_use = 0;     // bytes of the memory budget held now
+  uint64_t memory_peak = 0;       // the most held at once
 };
 
 class Filesystem {

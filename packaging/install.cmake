@@ -13,6 +13,10 @@
 # /etc/spacesfs/credentials itself is never installed, so it is never overwritten.
 include(GNUInstallDirs)
 
+# Installing (and cpack) takes what is built and builds nothing: build the targets spacesfs and
+# spacesfs_man first. Otherwise cpack would build every test of the tree it runs in.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
+
 set(SPACESFS_SYSCONFDIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}/spacesfs")
 set(SPACESFS_DOCDIR "${CMAKE_INSTALL_DATADIR}/doc/spacesfs")
 set(_pkg "${PROJECT_SOURCE_DIR}/packaging")

@@ -30,7 +30,8 @@ struct TransferOptions {
 Result<std::string> UploadFromFd(ObjectClient& client, const std::string& key, int fd,
                                  uint64_t size, const TransferOptions& options);
 
-// Writes the object at offset 0 of fd (which must be writable with pwrite). Returns its info.
+// Writes the object at offset 0 of fd, which must be open for reading and writing (pwrite, and
+// pread to check a single-part object against its ETag's MD5). Returns its info.
 Result<ObjectInfo> DownloadToFd(ObjectClient& client, const std::string& key, int fd,
                                 const TransferOptions& options);
 

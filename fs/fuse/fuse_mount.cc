@@ -1,11 +1,14 @@
 #include "fs/fuse/fuse_mount.h"
 
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -19,15 +22,67 @@
 namespace spacesfs::fuse {
 namespace {
 
-std::atomic<int> g_reload_fd{-1};
+// The write end of the pipe the signal handlers report to: 'H' for SIGHUP, 'T' for SIGTERM and
+// SIGINT. The control thread reads the other end; 'Q' (written by Serve) tells it to return.
+std::atomic<int> g_signal_fd{-1};
 
-void OnSighup(int) {
-  int fd = g_reload_fd.load();
-  if (fd >= 0) {
-    uint64_t one = 1;
-    ssize_t ignored = write(fd, &one, sizeof one);
-    (void)ignored;
+void OnSignal(int sig) {
+  int fd = g_signal_fd.load();
+  if (fd < 0) return;
+  const int saved_errno = errno;
+  char c = sig == SIGHUP ? 'H' : 'T';
+  ssize_t ignored = write(fd, &c, 1);
+  (void)ignored;
+  errno = saved_errno;
+}
+
+constexpr int kHandledSignals[] = {SIGHUP, SIGTERM, SIGINT, SIGPIPE};
+
+// Whether /etc/fuse.conf has the line "user_allow_other" (as fusermount3 reads it).
+bool FuseConfAllowsOther() {
+  std::ifstream in("/etc/fuse.conf");
+  std::string line;
+  while (std::getline(in, line)) {
+    line = line.substr(0, line.find('#'));
+    size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    size_t last = line.find_last_not_of(" \t\r");
+    if (line.substr(first, last - first + 1) == "user_allow_other") return true;
   }
+  return false;
+}
+
+// What fusermount3 (or libfuse before it) would refuse in a mount by a user other than root, as
+// one line that says what to do.
+Status CheckUserMount(const MountConfig& config) {
+  if (geteuid() == 0) return Status::Ok();
+  if (access("/dev/fuse", R_OK | W_OK) != 0) {
+    if (errno == ENOENT) {
+      return Status(ErrorCode::kConfig, "/dev/fuse does not exist: load the fuse module (modprobe fuse)");
+    }
+    return Status(ErrorCode::kConfig,
+                  "/dev/fuse is not readable and writable by uid " + std::to_string(getuid()) +
+                      ": mounts by users other than root need it mode 0666 (as udev sets it); ask "
+                      "the administrator");
+  }
+  if ((config.allow_other || config.allow_root) && !FuseConfAllowsOther()) {
+    const std::string option = config.allow_other ? "allow_other" : "allow_root";
+    return Status(ErrorCode::kConfig,
+                  option + " in a mount by a user other than root needs the line "
+                           "'user_allow_other' in /etc/fuse.conf: ask the administrator to add it, "
+                           "or mount without " + option);
+  }
+  return Status::Ok();
+}
+
+// A value for libfuse's -o list: ',' and '\\' escaped with '\\'.
+std::string EscapeOptionValue(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == ',' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
 }
 
 // The mount points listed in /proc/self/mountinfo (field 5, with octal escapes decoded).
@@ -77,14 +132,17 @@ Status CheckMountPoint(const std::string& path) {
 
 Result<std::unique_ptr<FuseMount>> FuseMount::Mount(const MountConfig& config) {
   SPACESFS_RETURN_IF_ERROR(CheckMountPoint(config.mountpoint));
+  SPACESFS_RETURN_IF_ERROR(CheckUserMount(config));
   std::unique_ptr<FuseMount> mount(new FuseMount(config));
   mount->userdata_.max_write = config.max_write;
+  mount->userdata_.owner_uid = getuid();
 
-  std::string opts = "fsname=" + config.fsname + ",subtype=spacesfs";
+  std::string opts = "fsname=" + EscapeOptionValue(config.fsname) + ",subtype=spacesfs,nosuid,nodev";
   if (config.allow_other) opts += ",allow_other";
   if (config.allow_root) opts += ",allow_root";
   if (config.default_permissions) opts += ",default_permissions";
   if (config.read_only) opts += ",ro";
+  if (config.no_exec) opts += ",noexec";
   std::vector<std::string> arg_strings = {"spacesfs", "-o", opts};
   if (config.debug) arg_strings.push_back("-d");
   std::vector<char*> argv;
@@ -98,44 +156,38 @@ Result<std::unique_ptr<FuseMount>> FuseMount::Mount(const MountConfig& config) {
   if (fuse_session_mount(mount->session_, config.mountpoint.c_str()) != 0) {
     fuse_session_destroy(mount->session_);
     mount->session_ = nullptr;
-    std::string hint = config.allow_other && getuid() != 0
-                           ? " (allow_other needs 'user_allow_other' in /etc/fuse.conf)"
-                           : "";
     return Status(ErrorCode::kIoError,
-                  "the kernel refused to mount on " + config.mountpoint + hint +
+                  "the kernel refused to mount on " + config.mountpoint +
                       " (is /dev/fuse available and fusermount3 installed?)");
   }
   mount->mounted_ = true;
   return mount;
 }
 
-Status FuseMount::Serve(fs::Filesystem& filesystem, std::function<void()> on_reload) {
+Status FuseMount::Serve(fs::Filesystem& filesystem, ServeCallbacks callbacks) {
   userdata_.fs.store(&filesystem);
-  if (fuse_set_signal_handlers(session_) != 0) {
-    return Status(ErrorCode::kInternal, "cannot install signal handlers");
+  int signal_pipe[2];
+  if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return Status(ErrorCode::kInternal, std::string("cannot create a pipe: ") + std::strerror(errno));
   }
-  // SIGHUP reloads instead of ending the session.
-  int reload_fd = eventfd(0, EFD_CLOEXEC);
-  g_reload_fd = reload_fd;
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = OnSighup;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGHUP, &sa, nullptr);
-  std::atomic<bool> stopping{false};
-  std::thread reloader([&] {
-    for (;;) {
-      uint64_t count;
-      if (read(reload_fd, &count, sizeof count) != sizeof count) {
-        if (errno == EINTR) continue;
-        return;
-      }
-      if (stopping.load()) return;
-      spdlog::info("SIGHUP: reloading");
-      if (on_reload) on_reload();
-    }
-  });
+  g_signal_fd = signal_pipe[1];
+  // SIGTERM and SIGINT without SA_RESTART, as libfuse installs them: the main thread waits in
+  // sem_wait() inside the session loop, and only an interrupted wait lets it see that the session
+  // was told to exit. (libfuse's workers block these signals.)
+  struct sigaction previous[std::size(kHandledSignals)];
+  for (size_t i = 0; i < std::size(kHandledSignals); ++i) {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = kHandledSignals[i] == SIGPIPE ? SIG_IGN : OnSignal;
+    sa.sa_flags = kHandledSignals[i] == SIGHUP ? SA_RESTART : 0;
+    sigaction(kHandledSignals[i], &sa, &previous[i]);
+  }
+
+  const pthread_t main_thread = pthread_self();
+  std::atomic<bool> loop_done{false};
+  std::thread control(
+      [&] { ControlLoop(signal_pipe[0], callbacks, main_thread, loop_done); });
 
   fuse_loop_config* loop = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(loop, config_.max_threads);
@@ -143,18 +195,78 @@ Status FuseMount::Serve(fs::Filesystem& filesystem, std::function<void()> on_rel
   int rc = fuse_session_loop_mt(session_, loop);
   fuse_loop_cfg_destroy(loop);
 
-  stopping = true;
-  uint64_t one = 1;
-  ssize_t ignored = write(reload_fd, &one, sizeof one);
-  (void)ignored;
-  reloader.join();
-  g_reload_fd = -1;
-  close(reload_fd);
-  fuse_remove_signal_handlers(session_);
+  loop_done = true;
+  const char quit = 'Q';
+  while (write(signal_pipe[1], &quit, 1) != 1 && errno == EINTR) {
+  }
+  control.join();
+  g_signal_fd = -1;
+  for (size_t i = 0; i < std::size(kHandledSignals); ++i) {
+    sigaction(kHandledSignals[i], &previous[i], nullptr);
+  }
+  close(signal_pipe[0]);
+  close(signal_pipe[1]);
   if (rc != 0 && rc != -EINTR && rc != SIGTERM && rc != SIGINT && rc != SIGHUP) {
     return Status(ErrorCode::kIoError, "FUSE session ended with error " + std::to_string(rc));
   }
   return Status::Ok();
+}
+
+void FuseMount::ControlLoop(int signal_fd, const ServeCallbacks& callbacks, pthread_t main_thread,
+                            const std::atomic<bool>& loop_done) {
+  using Clock = std::chrono::steady_clock;
+  enum class State { kServing, kDraining, kExiting };
+  State state = State::kServing;
+  Clock::time_point next_tick = Clock::now() + config_.tick_interval;
+  Clock::time_point deadline = Clock::time_point::max();
+  auto end_session = [&] {
+    fuse_session_exit(session_);
+    state = State::kExiting;
+  };
+  for (;;) {
+    int timeout_ms = 100;
+    if (state == State::kServing) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now());
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(left.count(), 0, 60'000));
+    }
+    pollfd p{signal_fd, POLLIN, 0};
+    char events[64];
+    ssize_t got = 0;
+    if (poll(&p, 1, timeout_ms) > 0) got = read(signal_fd, events, sizeof events);
+    for (ssize_t i = 0; i < got; ++i) {
+      if (events[i] == 'Q') return;
+      if (events[i] == 'H' && state == State::kServing) {
+        spdlog::info("SIGHUP: reloading");
+        if (callbacks.on_reload) callbacks.on_reload();
+      } else if (events[i] == 'T' && state == State::kServing) {
+        userdata_.writers.BeginStop();
+        spdlog::info("stopping: new writes are refused; waiting up to {} ms for {} file(s) open "
+                     "for writing", config_.stop_timeout.count(), userdata_.writers.Open());
+        if (callbacks.on_stopping) callbacks.on_stopping();
+        deadline = Clock::now() + config_.stop_timeout;
+        state = State::kDraining;
+      } else if (events[i] == 'T' && state == State::kDraining) {
+        spdlog::warn("stopping: second signal, not waiting for {} file(s) open for writing",
+                     userdata_.writers.Open());
+        end_session();
+      }
+    }
+    if (state == State::kServing && Clock::now() >= next_tick) {
+      if (callbacks.on_tick) callbacks.on_tick();
+      next_tick = Clock::now() + config_.tick_interval;
+    }
+    if (state == State::kDraining) {
+      if (userdata_.writers.Open() == 0) {
+        end_session();
+      } else if (Clock::now() >= deadline) {
+        spdlog::warn("stopping: {} file(s) still open for writing after {} ms; unmounting anyway",
+                     userdata_.writers.Open(), config_.stop_timeout.count());
+        end_session();
+      }
+    }
+    // The main thread waits in the session loop until a signal interrupts it; repeat until it left.
+    if (state == State::kExiting && !loop_done.load()) pthread_kill(main_thread, SIGTERM);
+  }
 }
 
 void FuseMount::Close() {

@@ -1,8 +1,10 @@
 #include "fs/fuse/fuse_operations.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -13,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fs/fuse/errno_map.h"
+#include "fs/fuse/stats_xattr.h"
 
 namespace spacesfs::fuse {
 namespace {
@@ -20,9 +23,11 @@ namespace {
 using fs::Caller;
 using fs::Filesystem;
 
-Filesystem& Fs(fuse_req_t req) {
-  return *static_cast<FuseUserdata*>(fuse_req_userdata(req))->fs.load();
-}
+FuseUserdata& Userdata(fuse_req_t req) { return *static_cast<FuseUserdata*>(fuse_req_userdata(req)); }
+
+Filesystem& Fs(fuse_req_t req) { return *Userdata(req).fs.load(); }
+
+bool OpensForWriting(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
 
 Caller CallerOf(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
@@ -211,7 +216,10 @@ void OpReadLink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 void OpMkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
-  Guard(req, "mknod", [&] { ReplyEntry(req, Fs(req).MkNod(CallerOf(req), parent, name, mode)); });
+  Guard(req, "mknod", [&] {
+    if (Userdata(req).writers.stopping()) return (void)fuse_reply_err(req, EROFS);
+    ReplyEntry(req, Fs(req).MkNod(CallerOf(req), parent, name, mode));
+  });
 }
 
 void OpMkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
@@ -245,25 +253,38 @@ void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* ne
 
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Guard(req, "open", [&] {
+    const bool writing = OpensForWriting(fi->flags);
+    WriteTracker::Reservation slot = Userdata(req).writers.Reserve(writing);
+    if (writing && !slot.ok()) return (void)fuse_reply_err(req, EROFS);  // stopping
     Result<fs::OpenReply> r = Fs(req).Open(CallerOf(req), ino, fi->flags);
     if (!r.ok()) return ReplyError(req, r.status());
     fi->fh = r->fh;
     fi->keep_cache = r->keep_cache;
     fi->direct_io = r->direct_io;
-    if (fuse_reply_open(req, fi) == -ENOENT) (void)Fs(req).Release(r->fh);  // interrupted
+    if (fuse_reply_open(req, fi) == -ENOENT) {
+      (void)Fs(req).Release(r->fh);  // interrupted
+      return;
+    }
+    slot.Keep();
   });
 }
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
   Guard(req, "create", [&] {
+    WriteTracker::Reservation slot = Userdata(req).writers.Reserve(OpensForWriting(fi->flags));
+    if (!slot.ok()) return (void)fuse_reply_err(req, EROFS);  // stopping
     Result<fs::CreateReply> r = Fs(req).Create(CallerOf(req), parent, name, mode, fi->flags);
     if (!r.ok()) return ReplyError(req, r.status());
     fi->fh = r->open.fh;
     fi->keep_cache = r->open.keep_cache;
     fi->direct_io = r->open.direct_io;
     fuse_entry_param p = ToEntryParam(r->entry);
-    if (fuse_reply_create(req, &p, fi) == -ENOENT) (void)Fs(req).Release(r->open.fh);
+    if (fuse_reply_create(req, &p, fi) == -ENOENT) {
+      (void)Fs(req).Release(r->open.fh);
+      return;
+    }
+    slot.Keep();
   });
 }
 
@@ -289,7 +310,11 @@ void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  Guard(req, "release", [&] { ReplyStatus(req, Fs(req).Release(fi->fh)); });
+  Guard(req, "release", [&] {
+    Status st = Fs(req).Release(fi->fh);
+    if (OpensForWriting(fi->flags)) Userdata(req).writers.Released();
+    ReplyStatus(req, st);
+  });
 }
 
 void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
@@ -386,9 +411,21 @@ void OpSetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* va
   });
 }
 
+// The stats attribute of the root directory: the owner and root read the counters.
+Result<std::string> StatsXattr(fuse_req_t req) {
+  const FuseUserdata& ud = Userdata(req);
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  if (ctx->uid != ud.owner_uid && ctx->uid != 0) {
+    return Status(ErrorCode::kPermissionDenied, "stats are shown to the mount's owner and root");
+  }
+  return FormatStats(ud.fs.load()->GetCounters(), getpid(), ud.writers.Open());
+}
+
 void OpGetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   Guard(req, "getxattr", [&] {
-    Result<std::string> v = Fs(req).GetXattr(CallerOf(req), ino, name);
+    Result<std::string> v = ino == fs::kRootInode && std::strcmp(name, kStatsXattrName) == 0
+                                ? StatsXattr(req)
+                                : Fs(req).GetXattr(CallerOf(req), ino, name);
     if (!v.ok()) {
       // A missing attribute is ENODATA, not ENOENT.
       if (v.status().code() == ErrorCode::kNotFound) return (void)fuse_reply_err(req, ENODATA);

@@ -1,13 +1,19 @@
 #!/bin/bash
 # Builds the Debian package from this source tree, installs it, checks what it installed and how it
-# behaves, removes and purges it, and checks that what the administrator put in /etc/spacesfs stays.
+# behaves, mounts a Space with `mount -t spacesfs` through the installed /sbin/mount.spacesfs,
+# removes and purges it, and checks that what the administrator put in /etc/spacesfs stays.
 #
 #   bash tests/e2e/deb_install.sh [BUILD_DIR]        (as root; BUILD_DIR defaults to build-deb)
 #
 # Needs: cmake, g++, the build dependencies, dpkg-dev (dpkg-shlibdeps, used by cpack), fuse3 and
-# procps (dependencies of the package), systemd (systemd-analyze), man-db (man). Refuses to run when a
-# spacesfs package is already installed, so it never replaces one. Prints PASS and exits 0 when
+# procps (dependencies of the package), systemd (systemd-analyze), man-db (man). The mount needs the
+# local radosgw's environment (SPACESFS_TEST_ENDPOINT, SPACESFS_TEST_OWNER_*, as tests/run exports
+# it); without it the mount is skipped with a note. Refuses to run when a spacesfs package is
+# already installed, so it never replaces one. While the package is installed it holds the lock
+# the e2e tests take before they link /sbin/mount.spacesfs to a build. Prints PASS and exits 0 when
 # every check held; otherwise prints the failed check and exits 1 (the package is purged either way).
+# CTest runs it as e2e.deb_install (label e2e) on its own build tree when that tree is configured
+# with -DCMAKE_INSTALL_PREFIX=/usr (tests/run does so): about 30 s then, as nothing is compiled.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,7 +38,11 @@ if known; then
 fi
 
 etc_existed=no; [ -e /etc/spacesfs ] && etc_existed=yes
+work=$(mktemp -d /tmp/spacesfs-deb-XXXXXX)
+chmod 755 "$work"
 cleanup() {
+  if mountpoint -q "$work/mnt" 2>/dev/null; then umount -l "$work/mnt" || true; fi
+  rm -rf "$work"
   if known; then dpkg -P spacesfs >/dev/null 2>&1 || true; fi
   rm -f /etc/spacesfs/credentials.d/deb-install-test
   if [ "$etc_existed" = no ]; then
@@ -41,13 +51,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# --- build (in a build directory of its own: the package needs CMAKE_INSTALL_PREFIX=/usr) ---
+# --- build (the package needs CMAKE_INSTALL_PREFIX=/usr; a tree configured so, such as the one
+# tests/run builds, is used as it is, otherwise one of its own is configured) ---
 if [ -f "$build/CMakeCache.txt" ]; then
   if ! grep -qx 'CMAKE_INSTALL_PREFIX:PATH=/usr' "$build/CMakeCache.txt"; then
     echo "$build was configured with another install prefix; give a build directory of its own" >&2
     exit 2
   fi
-  cmake "$build" >/dev/null
 else
   cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
         -DSPACESFS_TESTS=OFF >/dev/null
@@ -86,7 +96,13 @@ check "package does not ship /etc/spacesfs/credentials" \
 $contents
 X"
 
-# --- install ---
+# --- install (holding the lock of the tests that link /sbin/mount.spacesfs) ---
+exec 9>/run/lock/spacesfs-e2e-mount-helpers.lock
+flock 9
+if [ -e /sbin/mount.spacesfs ]; then
+  echo "/sbin/mount.spacesfs exists but no spacesfs package is installed; not replacing it" >&2
+  exit 2
+fi
 dpkg -i "$deb" >/dev/null
 check "dpkg reports spacesfs installed" installed
 check "spacesfs --version names $version" sh -c "spacesfs --version | grep -q '$version'"
@@ -110,6 +126,38 @@ check "credentials.example has mode 600" test "$(stat -c %a /etc/spacesfs/creden
 check "credentials.d has mode 700" test "$(stat -c %a /etc/spacesfs/credentials.d)" = 700
 check "/etc/spacesfs/mounts exists" test -d /etc/spacesfs/mounts
 install -m 600 /dev/null /etc/spacesfs/credentials.d/deb-install-test
+
+# --- mount -t spacesfs through the installed helper, on the local radosgw ---
+if [ -n "${SPACESFS_TEST_ENDPOINT:-}" ] && [ -n "${SPACESFS_TEST_OWNER_ACCESS_KEY:-}" ]; then
+  prefix="deb-install-$$-$(date +%s)"
+  mkdir "$work/mnt"
+  install -m 600 /dev/null "$work/credentials"
+  cat >"$work/credentials" <<CREDENTIALS
+[deb]
+access_key_id = $SPACESFS_TEST_OWNER_ACCESS_KEY
+secret_access_key = $SPACESFS_TEST_OWNER_SECRET_KEY
+endpoint = $SPACESFS_TEST_ENDPOINT
+region = ${SPACESFS_TEST_REGION:-us-east-1}
+grant = team-a:fullaccess
+CREDENTIALS
+  check "mount -t spacesfs team-a:/$prefix" \
+    mount -t spacesfs "team-a:/$prefix" "$work/mnt" -o "profile=deb,credentials=$work/credentials"
+  check "the mount is fuse.spacesfs" sh -c "findmnt -n -o FSTYPE '$work/mnt' | grep -qx fuse.spacesfs"
+  check "a file written through the mount" sh -c "echo from-the-deb > '$work/mnt/deb.txt'"
+  pid=$(spacesfs stats "$work/mnt" 2>/dev/null | awk '$1 == "pid" {print $2}')
+  check "spacesfs stats shows the daemon's counters" test -n "$pid"
+  check "umount" umount "$work/mnt"
+  for _ in $(seq 600); do [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  check "the daemon exited after umount" sh -c "! kill -0 '${pid:-0}' 2>/dev/null"
+  listing=$(spacesfs ls -c "$work/credentials" -p deb "team-a:/$prefix/" 2>&1 || true)
+  check "the object is on the server" grep -q "deb.txt" <<<"$listing"
+  spacesfs cp -c "$work/credentials" -p deb "team-a:/$prefix/deb.txt" "$work/back.txt" >/dev/null 2>&1 || true
+  check "the object holds what was written" sh -c "[ \"\$(cat '$work/back.txt')\" = from-the-deb ]"
+  mount -t spacesfs "team-a:/$prefix" "$work/mnt" -o "profile=deb,credentials=$work/credentials" \
+    >/dev/null 2>&1 && rm -f "$work/mnt/deb.txt" && umount "$work/mnt" || true
+else
+  echo "note: SPACESFS_TEST_* not set (no local radosgw): not mounting"
+fi
 
 # --- remove, then purge ---
 dpkg -r spacesfs >/dev/null

@@ -730,6 +730,10 @@ TEST_F(FilesystemTest, ServerRefusalsSurface) {
       return MemoryObjectClient::HeadObject(key);
     }
   } denying;
+  s3::PutObjectRequest put;
+  put.key = "secret";
+  put.body = s3::BodySource::FromView("x");
+  ASSERT_TRUE(denying.PutObject(put).ok());  // listed, but its HEAD is refused
   Options o = DefaultOptions();
   Filesystem fs(denying, o);
   EXPECT_EQ(fs.Lookup(caller_, kRootInode, "secret").status().code(), ErrorCode::kAccessDenied);
@@ -772,6 +776,7 @@ class FlakyClient : public s3::MemoryObjectClient {
  public:
   std::atomic<int> fail_puts{0};
   std::atomic<int> fail_parts{0};
+  std::atomic<int> fail_from_part{1};  // parts numbered below this are never failed
   Result<std::string> PutObject(const s3::PutObjectRequest& request) override {
     if (fail_puts > 0) {
       fail_puts--;
@@ -781,7 +786,7 @@ class FlakyClient : public s3::MemoryObjectClient {
   }
   Result<std::string> UploadPart(const std::string& key, const std::string& upload_id, int part,
                                  const s3::BodySource& body) override {
-    if (fail_parts > 0) {
+    if (fail_parts > 0 && part >= fail_from_part) {
       fail_parts--;
       return Status(ErrorCode::kNetwork, "connection reset");
     }
@@ -812,6 +817,7 @@ TEST_F(FilesystemTest, FailedUploadsAreReportedAndRetried) {
   c = fs.Create(caller_, kRootInode, "big", 0644, O_CREAT | O_WRONLY);
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(fs.Write(c->open.fh, 0, std::string(11 << 20, 'b')).ok());
+  flaky.fail_from_part = 3;
   flaky.fail_parts = 2;  // the last part, and its second try
   EXPECT_EQ(fs.Flush(c->open.fh).code(), ErrorCode::kIoError);
   EXPECT_EQ(flaky.Data("big")->size(), 0u);

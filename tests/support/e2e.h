@@ -70,17 +70,21 @@ inline std::string RequireEnv(const char* name) {
   return v;
 }
 
-inline bool IsMounted(const std::string& mountpoint) {
+// The /proc/self/mountinfo lines of the mounts on mountpoint (more than one when stacked).
+inline std::vector<std::string> MountInfoLinesOn(const std::string& mountpoint) {
+  std::vector<std::string> lines;
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string id, parent, devno, root, mp;
     fields >> id >> parent >> devno >> root >> mp;
-    if (mp == mountpoint) return true;
+    if (mp == mountpoint) lines.push_back(line);
   }
-  return false;
+  return lines;
 }
+
+inline bool IsMounted(const std::string& mountpoint) { return !MountInfoLinesOn(mountpoint).empty(); }
 
 class TestMount {
  public:

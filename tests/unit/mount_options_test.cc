@@ -163,5 +163,24 @@ TEST(StateDirTest, DefaultReadsTheEnvironment) {
   if (home != nullptr) setenv("HOME", saved_home.c_str(), 1); else unsetenv("HOME");
 }
 
+TEST(MountOptionsTest, FstabUserImpliesNoexecWhichIsHonoured) {
+  // mount(8) hands a `user` fstab line to the helper as "rw,noexec,nosuid,nodev,...,user".
+  Result<MountOptions> o = ParseMountOptions({"rw,noexec,nosuid,nodev,profile=p,user"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->no_exec);
+  Result<MountOptions> back = ParseMountOptions({"noexec,exec,dev,suid"});
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_FALSE(back->no_exec);
+}
+
+TEST(MountOptionsTest, StopTimeoutIsSeconds) {
+  Result<MountOptions> o = ParseMountOptions({"stop_timeout=2.5"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_DOUBLE_EQ(o->stop_timeout, 2.5);
+  EXPECT_DOUBLE_EQ(ParseMountOptions({})->stop_timeout, 30.0);
+  EXPECT_NE(ParseMountOptions({"stop_timeout=soon"}).status().message().find("'stop_timeout'"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace spacesfs::cli
