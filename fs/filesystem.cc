@@ -340,10 +340,26 @@ Status Filesystem::Impl::Destroy() {
       if (inode.file) files.emplace_back(ino, inode.file);
     }
   }
+  // Files still open for writing now were never closed: what they hold is not a file anyone
+  // finished, so it is not uploaded (a partial object would replace the last complete one). A
+  // stream's multipart upload is aborted; staged bytes are dropped.
   for (auto& [ino, file] : files) {
     std::lock_guard flock(file->mu);
-    Status s = UploadLocked(ino, *file);
-    if (first.ok() && !s.ok()) first = s;
+    if (!file->dirty) continue;
+    std::string path;
+    {
+      std::lock_guard lock(mu_);
+      if (Inode* inode = FindInode(ino)) path = inode->path;
+    }
+    spdlog::warn("{} was still open for writing when the mount stopped: not uploaded, the server "
+                 "keeps its previous version", Key(path));
+    if (file->stream) {
+      file->stream->Abort();
+      file->stream.reset();
+    }
+    file->staging.reset();
+    file->dirty = false;
+    if (first.ok()) first = Status(ErrorCode::kIoError, Key(path) + ": still open at unmount");
   }
   return first;
 }

@@ -259,8 +259,10 @@ class Filesystem {
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
-  // FUSE destroy: uploads dirty files and pending metadata, stops the background flusher.
-  // Returns the first failure. Other methods must not be called afterwards.
+  // FUSE destroy: writes pending metadata, stops the background flusher. Files still open for
+  // writing (never closed) are not uploaded: their streams are aborted and staged bytes dropped,
+  // so no partial object replaces a complete one (kIoError names the first). Returns the first
+  // failure. Other methods must not be called afterwards.
   Status Destroy();
 
   // --- names and attributes ---

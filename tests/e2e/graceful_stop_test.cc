@@ -187,6 +187,12 @@ TEST_F(GracefulStopTest, TheWaitIsBoundedByStopTimeout) {
   EXPECT_NE(mount->log().find("1 file(s) still open for writing after 1000 ms"), std::string::npos)
       << mount->log();
   EXPECT_NE(writer.Finish(), 0) << "writing to a stopped mount cannot succeed";
+  // What the never-closed file held is not a file anyone finished: nothing partial was uploaded
+  // (the server keeps the empty object its create made) and no multipart upload was left.
+  EXPECT_NE(mount->log().find("was still open for writing when the mount stopped"),
+            std::string::npos)
+      << mount->log();
+  EXPECT_EQ(testing::GetBody(*owner_, prefix_ + "never-closed.bin"), "");
 }
 
 TEST_F(GracefulStopTest, ASecondSigtermEndsTheWait) {
