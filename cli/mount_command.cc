@@ -20,6 +20,7 @@
 #include "cli/state_dir.h"
 #include "common/logging.h"
 #include "common/sd_notify.h"
+#include "fs/disk_cache.h"
 #include "fs/filesystem.h"
 #include "fs/fuse/fuse_mount.h"
 #include "fs/fuse/stats_xattr.h"
@@ -32,8 +33,8 @@ constexpr const char* kUsage =
     "       options: profile=NAME, credentials=FILE, uid=, gid=, umask=, file_mode=, dir_mode=,\n"
     "       allow_other, allow_root, default_permissions, ro, attr_timeout=, entry_timeout=,\n"
     "       negative_timeout=, stop_timeout=, noexec, memory_budget=, part_size=,\n"
-    "       upload_parallel=, max_read_ahead=, staging_dir=, state_dir=, log_level=,\n"
-    "       log_file=, fsname=\n";
+    "       upload_parallel=, max_read_ahead=, staging_dir=, state_dir=, cache=, cache_size=,\n"
+    "       log_level=, log_file=, fsname=\n";
 
 int Fail(const std::string& line) {
   std::fprintf(stderr, "spacesfs: %s\n", line.c_str());
@@ -222,6 +223,15 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   spdlog::debug("profile '{}' from {}: the first request to Space '{}' at {} succeeded",
                 profile->name, profile->source_file, target->space, profile->endpoint);
 
+  // The disk cache is opened (and locked) now, so a directory another mount holds is refused here.
+  std::shared_ptr<fs::DiskCache> disk_cache;
+  if (!options->cache_dir.empty()) {
+    Result<std::unique_ptr<fs::DiskCache>> cache =
+        fs::DiskCache::Open(Absolute(options->cache_dir), options->cache_size);
+    if (!cache.ok()) return Fail(cache.status().message());
+    disk_cache = std::move(*cache);
+  }
+
   if (fake) return 0;
 
   fuse::MountConfig mount_config;
@@ -288,6 +298,7 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   // The journal is opened by the daemon itself (after detaching), so the lock is its own.
   fs_options.state_dir = state_dir;
   fs_options.space_id = profile->endpoint + "|" + target->space + "|" + target->prefix;
+  fs_options.disk_cache = std::move(disk_cache);
   profile->secret_access_key.Wipe();  // the client holds its own copy
 
   int status = 0;

@@ -133,6 +133,7 @@ Result<MountTarget> ParseMountTarget(std::string_view text) {
 Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_lists) {
   MountOptions o;
   std::vector<std::string> unknown;
+  bool cache_size_given = false;
   for (const std::string& list : option_lists) {
     for (const std::string& item : SplitOptions(list)) {
       size_t eq = item.find('=');
@@ -189,9 +190,11 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
         o.no_exec = true;
       } else if (name == "exec") {
         o.no_exec = false;
-      } else if (name == "cache" || name == "cache_size") {
-        return ConfigError("mount option '" + name + "' is not supported yet (see docs/CONFIGURATION.md)");
-      } else if (name == "memory_budget" || name == "part_size" || name == "max_read_ahead") {
+      } else if (name == "cache") {
+        st = need_value();
+        o.cache_dir = value;
+      } else if (name == "memory_budget" || name == "part_size" || name == "max_read_ahead" ||
+                 name == "cache_size") {
         st = need_value();
         if (st.ok()) {
           Result<uint64_t> bytes = ParseBytes(name, value);
@@ -206,6 +209,12 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
               return ConfigError("mount option 'part_size' must be between 5M and 5G (S3's limits)");
             }
             o.part_size = *bytes;
+          } else if (name == "cache_size") {
+            if (*bytes < (16ull << 20)) {
+              return ConfigError("mount option 'cache_size' must be at least 16M");
+            }
+            cache_size_given = true;
+            o.cache_size = *bytes;
           } else {
             o.max_read_ahead = *bytes;
           }
@@ -262,6 +271,9 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
       }
       if (!st.ok()) return st;
     }
+  }
+  if (cache_size_given && o.cache_dir.empty()) {
+    return ConfigError("mount option 'cache_size' needs 'cache=DIR' (the cache's directory)");
   }
   if (!unknown.empty()) {
     std::string names;

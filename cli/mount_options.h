@@ -48,6 +48,8 @@ struct MountOptions {
   uint64_t memory_budget = 128ull << 20;   // read-ahead and upload buffers together
   uint64_t part_size = 8ull << 20;         // multipart part size
   uint64_t max_read_ahead = 64ull << 20;   // per open file
+  std::string cache_dir;                   // "" = no disk cache of read data
+  uint64_t cache_size = 1ull << 30;        // bound of the disk cache
   size_t upload_parallel = 8;              // parts of one file in flight
   std::string state_dir;                   // "" = DefaultStateDir() (cli/state_dir.h)
   double attr_timeout = 1.0;               // seconds

@@ -1737,6 +1737,7 @@ Result<std::string> Filesystem::Impl::ReadRemote(Handle& handle, const std::stri
       params.min_window = std::max<uint64_t>(options_.min_read_ahead, 4096);
       params.max_window = std::max(options_.max_read_ahead, params.min_window);
       params.chunk_size = std::max(options_.read_chunk, params.min_window);
+      params.cache = options_.disk_cache.get();
       handle.reader = std::make_shared<ReadAhead>(client_, pool_, budget_, key, handle.etag,
                                                   handle.size, params);
     }

@@ -91,6 +91,8 @@ inline constexpr InodeId kRootInode = 1;
 inline constexpr size_t kMaxNameBytes = 255;   // one path component
 inline constexpr size_t kMaxKeyBytes = 1024;   // a whole key, prefix included
 
+class DiskCache;
+
 enum class FileType { kRegular, kDirectory, kSymlink };
 
 // Who is calling (from fuse_req_ctx). groups are the supplementary groups (may be empty).
@@ -213,6 +215,10 @@ struct Options {
   uint64_t min_read_ahead = 1ull << 20;
   uint64_t max_read_ahead = 64ull << 20;
   uint64_t read_chunk = 8ull << 20;
+  // Optional local disk cache of read data (fs/disk_cache.h), opened by the caller (so that a
+  // cache directory another mount holds is refused before mounting) and owned from then on by
+  // the Filesystem. Reads from the server consult it before a GET and store what they fetched.
+  std::shared_ptr<DiskCache> disk_cache;
   // Bytes held in memory by read-ahead chunks and upload part buffers together (all files).
   uint64_t memory_budget = 128ull << 20;
   // Threads sending the background requests (prefetch GETs, upload parts).

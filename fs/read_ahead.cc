@@ -5,7 +5,9 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <vector>
 
+#include "fs/disk_cache.h"
 #include "s3/object_verifier.h"
 
 namespace spacesfs::fs {
@@ -81,6 +83,17 @@ struct ReadAhead::State {
   std::optional<s3::ObjectVerifier> verifier;
   bool corrupt = false;
 
+  // Without mu: [start, start + len) from the cache where it is there, the rest with GETs (then
+  // stored in the cache). Whole blocks are cached one by one, other ranges as themselves.
+  Status Load(uint64_t start, uint64_t len, std::string* out) const;
+  // Without mu: a random read; from whole cached blocks when all it touches are cached.
+  Status LoadRandom(uint64_t offset, uint64_t len, std::string* out) const;
+  // The end of a chunk reaching at least end: the next block boundary (or the object's end).
+  uint64_t ChunkEnd(uint64_t end) const {
+    if (params.cache == nullptr) return end;
+    uint64_t block = params.cache_block;
+    return std::min(size, (end + block - 1) / block * block);
+  }
   // REQUIRES mu. Adds chunks (started on the pool) until they reach target.
   void FetchAhead(uint64_t needed_end, uint64_t target, const std::shared_ptr<State>& self);
   // REQUIRES mu. Feeds ready chunks to the verifier in order; drops chunks behind offset.
@@ -97,6 +110,7 @@ struct ReadAhead::State {
       return Status::Ok();
     }
     corrupt = true;
+    if (params.cache != nullptr) params.cache->Invalidate(key);
     return Status(ErrorCode::kCorrupt,
                   key + ": the bytes read do not match the object's ETag " + etag);
   }
@@ -107,12 +121,13 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
   while (fetched_end < target) {
     uint64_t len = std::min(params.chunk_size,
                             std::max(params.min_window, fetched_end - run_start));
-    len = std::min(len, size - fetched_end);
+    len = ChunkEnd(std::min(size, fetched_end + len)) - fetched_end;
     MemoryBudget::Lease lease = budget.TryAcquire(len);
     if (!lease.held()) {
       if (fetched_end >= needed_end) return;  // only fetch ahead within the budget
       // What the reader waits for, outside the budget (at most min_window per read in flight).
-      len = std::min(std::max(needed_end - fetched_end, params.min_window), size - fetched_end);
+      len = ChunkEnd(std::min(std::max(needed_end - fetched_end, params.min_window),
+                              size - fetched_end) + fetched_end) - fetched_end;
     }
     auto chunk = std::make_shared<Chunk>();
     chunk->start = fetched_end;
@@ -122,8 +137,7 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
     fetched_end += len;
     pool.Submit([self, chunk]() mutable {
       std::string data;
-      Status s = Fetch(self->client, self->key, self->etag, self->size, chunk->start, chunk->len,
-                       &data);
+      Status s = self->Load(chunk->start, chunk->len, &data);
       std::lock_guard lock(self->mu);
       chunk->data = std::move(data);
       chunk->error = s;
@@ -134,18 +148,85 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
   }
 }
 
-void ReadAhead::State::Advance(uint64_t offset) {
-  if (verifier) {
-    for (auto it = chunks.find(verifier->fed()); it != chunks.end() && it->second->ready;
-         it = chunks.find(verifier->fed())) {
-      if (!it->second->error.ok() || !verifier->Feed(it->first, it->second->data)) break;
+Status ReadAhead::State::Load(uint64_t start, uint64_t len, std::string* out) const {
+  DiskCache* cache = params.cache;
+  if (cache == nullptr) return Fetch(client, key, etag, size, start, len, out);
+  const uint64_t block = params.cache_block;
+  const uint64_t end = start + len;
+  if (start % block != 0 || ChunkEnd(end) != end) {
+    if (std::optional<std::string> hit = cache->Get(key, etag, start, len)) {
+      *out = std::move(*hit);
+      return Status::Ok();
     }
+    SPACESFS_RETURN_IF_ERROR(Fetch(client, key, etag, size, start, len, out));
+    cache->Put(key, etag, start, *out);
+    return Status::Ok();
+  }
+  std::vector<std::optional<std::string>> blocks;
+  for (uint64_t pos = start; pos < end; pos += block) {
+    blocks.push_back(cache->Get(key, etag, pos, std::min(block, end - pos)));
+  }
+  out->clear();
+  out->reserve(len);
+  for (size_t i = 0; i < blocks.size();) {
+    if (blocks[i]) {
+      out->append(*blocks[i]);
+      blocks[i].reset();
+      ++i;
+      continue;
+    }
+    // A run of missing blocks: one GET.
+    size_t j = i;
+    while (j < blocks.size() && !blocks[j]) ++j;
+    uint64_t run_start = start + i * block;
+    uint64_t run_end = std::min(end, start + j * block);
+    std::string run;
+    SPACESFS_RETURN_IF_ERROR(Fetch(client, key, etag, size, run_start, run_end - run_start, &run));
+    for (uint64_t pos = run_start; pos < run_end; pos += block) {
+      cache->Put(key, etag, pos, std::string_view(run).substr(pos - run_start, block));
+    }
+    out->append(run);
+    i = j;
+  }
+  return Status::Ok();
+}
+
+Status ReadAhead::State::LoadRandom(uint64_t offset, uint64_t len, std::string* out) const {
+  if (DiskCache* cache = params.cache) {
+    const uint64_t block = params.cache_block;
+    const uint64_t first = offset - offset % block;
+    const uint64_t last_end = ChunkEnd(offset + len);
+    std::string whole;
+    uint64_t pos = first;
+    while (pos < last_end) {
+      std::optional<std::string> hit = cache->Get(key, etag, pos, std::min(block, last_end - pos));
+      if (!hit) break;
+      whole.append(*hit);
+      pos += hit->size();
+    }
+    if (pos == last_end) {
+      *out = whole.substr(offset - first, len);
+      return Status::Ok();
+    }
+  }
+  return Load(offset, len, out);
+}
+
+void ReadAhead::State::Advance(uint64_t offset) {
+  while (verifier) {
+    // The chunk holding the next byte to check (it may have begun before it).
+    auto it = chunks.upper_bound(verifier->fed());
+    if (it == chunks.begin()) break;
+    const Chunk& c = *std::prev(it)->second;
+    uint64_t fed = verifier->fed();
+    if (!c.ready || !c.error.ok() || fed >= c.start + c.len) break;
+    if (!verifier->Feed(fed, std::string_view(c.data).substr(fed - c.start))) break;
   }
   // Keep min_window behind the reader for reads the kernel sent out of order.
   while (!chunks.empty()) {
     const Chunk& first = *chunks.begin()->second;
     if (!first.ready || first.start + first.len + params.min_window > offset) break;
-    if (verifier && verifier->fed() <= first.start) verifier.reset();  // never fed: cannot verify
+    if (verifier && verifier->fed() < first.start + first.len) verifier.reset();  // not fed
     chunks.erase(chunks.begin());
   }
 }
@@ -182,7 +263,7 @@ Result<std::string> ReadAhead::Read(uint64_t offset, size_t n) {
     st.next_offset = end;
     lock.unlock();
     std::string data;
-    Status s = Fetch(st.client, st.key, st.etag, st.size, offset, end - offset, &data);
+    Status s = st.LoadRandom(offset, end - offset, &data);
     if (!s.ok()) return s;
     lock.lock();
     if (st.verifier && st.verifier->fed() == offset) (void)st.verifier->Feed(offset, data);
@@ -193,8 +274,10 @@ Result<std::string> ReadAhead::Read(uint64_t offset, size_t n) {
     // A new sequential run starts here.
     st.DropAll();
     st.sequential = true;
-    st.run_start = offset;
-    st.fetched_end = offset;
+    uint64_t start = st.params.cache == nullptr ? offset
+                                                : offset - offset % st.params.cache_block;
+    st.run_start = start;
+    st.fetched_end = start;
   }
   uint64_t ahead = std::clamp<uint64_t>(2 * (end - st.run_start), st.params.min_window,
                                         st.params.max_window);

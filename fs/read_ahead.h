@@ -8,6 +8,13 @@
 // - A random reader gets exactly the bytes the kernel asked for (one GET each), nothing more.
 // - Prefetched chunks hold MemoryBudget leases; when the budget is spent, nothing is fetched ahead
 //   (the read itself is still served, with a GET of just its range).
+// - With a DiskCache (params.cache), every range is looked up there before a GET and what a GET
+//   brought is stored there. Sequential runs then start, and chunks end, on multiples of
+//   cache_block, and chunks are cached block by block, so a later reader of the same version asks
+//   for the same blocks whatever its chunk sizes (a second `cat` makes no GET). A random read is
+//   served from the cache when every block it touches is there, else as an entry of its own
+//   (offset, length). Cached bytes are fed to the verifier like fetched ones; a mismatch removes
+//   the object's entries from the cache.
 // - Every GET carries If-Match: a replaced object gives kStale, never a mix of versions.
 // - Integrity: bytes fetched front to back are fed, in order, to an ObjectVerifier; the read that
 //   returns the last byte of the object fails with kCorrupt if they do not match the ETag (S3
@@ -30,11 +37,15 @@
 
 namespace spacesfs::fs {
 
+class DiskCache;
+
 struct ReadAheadParams {
   uint64_t min_window = 1ull << 20;   // first chunk; also the least read ahead of a sequential run
   uint64_t max_window = 64ull << 20;  // most bytes fetched ahead of the reader
   uint64_t chunk_size = 8ull << 20;   // largest single GET
   bool verify = true;                 // check sequential reads against the ETag
+  DiskCache* cache = nullptr;         // optional; must outlive the ReadAhead's fetches
+  uint64_t cache_block = 1ull << 20;  // alignment of cached blocks (with a cache)
 };
 
 class ReadAhead {

@@ -73,8 +73,6 @@ TEST(MountOptionsTest, BadValuesAreNamed) {
   EXPECT_NE(ParseMountOptions({"umask=999"}).status().message().find("octal"), std::string::npos);
   EXPECT_EQ(ParseMountOptions({"profile="}).status().code(), ErrorCode::kConfig);
   EXPECT_EQ(ParseMountOptions({"log_level=loud"}).status().code(), ErrorCode::kConfig);
-  EXPECT_NE(ParseMountOptions({"cache=/var/cache/x"}).status().message().find("not supported yet"),
-            std::string::npos);
   EXPECT_NE(ParseMountOptions({"memory_budget=lots"}).status().message().find("'memory_budget'"),
             std::string::npos);
   EXPECT_NE(ParseMountOptions({"memory_budget=1M"}).status().message().find("at least 16M"),
@@ -82,6 +80,27 @@ TEST(MountOptionsTest, BadValuesAreNamed) {
   EXPECT_NE(ParseMountOptions({"part_size=1M"}).status().message().find("5M and 5G"),
             std::string::npos);
   EXPECT_EQ(ParseMountOptions({"upload_parallel=0"}).status().code(), ErrorCode::kConfig);
+}
+
+TEST(MountOptionsTest, DiskCache) {
+  Result<MountOptions> none = ParseMountOptions({"ro"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->cache_dir, "");
+  Result<MountOptions> o = ParseMountOptions({"cache=/var/cache/spacesfs/photos"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->cache_dir, "/var/cache/spacesfs/photos");
+  EXPECT_EQ(o->cache_size, 1ull << 30);
+  o = ParseMountOptions({"cache=c,cache_size=512M"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->cache_dir, "c");
+  EXPECT_EQ(o->cache_size, 512ull << 20);
+  EXPECT_NE(ParseMountOptions({"cache_size=2G"}).status().message().find("needs 'cache=DIR'"),
+            std::string::npos);
+  EXPECT_NE(ParseMountOptions({"cache=c,cache_size=1M"}).status().message().find("at least 16M"),
+            std::string::npos);
+  EXPECT_NE(ParseMountOptions({"cache=c,cache_size=big"}).status().message().find("'cache_size'"),
+            std::string::npos);
+  EXPECT_EQ(ParseMountOptions({"cache="}).status().code(), ErrorCode::kConfig);
 }
 
 TEST(MountOptionsTest, DataPathSizes) {
