@@ -317,6 +317,14 @@ std::optional<std::string> DiskCache::Get(const std::string& key, const std::str
   return data;
 }
 
+bool DiskCache::Contains(const std::string& key, const std::string& etag, uint64_t offset,
+                         uint64_t length) const {
+  if (!enabled()) return false;
+  const std::string name = EntryName(key, etag, offset, length);
+  std::lock_guard lock(mu_);
+  return entries_.count(name) != 0;
+}
+
 void DiskCache::Put(const std::string& key, const std::string& etag, uint64_t offset,
                     std::string_view data) {
   if (!enabled()) return;

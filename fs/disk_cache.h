@@ -52,6 +52,9 @@ class DiskCache {
   // The bytes of the entry (key, etag, offset, length), or nothing.
   std::optional<std::string> Get(const std::string& key, const std::string& etag, uint64_t offset,
                                  uint64_t length);
+  // Whether the entry is stored (a Get may still miss: it checks the bytes).
+  bool Contains(const std::string& key, const std::string& etag, uint64_t offset,
+                uint64_t length) const;
   // Stores data as the entry (key, etag, offset, data.size()), evicting as needed. Data larger
   // than the whole cache is not stored.
   void Put(const std::string& key, const std::string& etag, uint64_t offset,

@@ -5,7 +5,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <vector>
 
 #include "fs/disk_cache.h"
 #include "s3/object_verifier.h"
@@ -162,31 +161,32 @@ Status ReadAhead::State::Load(uint64_t start, uint64_t len, std::string* out) co
     cache->Put(key, etag, start, *out);
     return Status::Ok();
   }
-  std::vector<std::optional<std::string>> blocks;
-  for (uint64_t pos = start; pos < end; pos += block) {
-    blocks.push_back(cache->Get(key, etag, pos, std::min(block, end - pos)));
-  }
   out->clear();
   out->reserve(len);
-  for (size_t i = 0; i < blocks.size();) {
-    if (blocks[i]) {
-      out->append(*blocks[i]);
-      blocks[i].reset();
-      ++i;
+  uint64_t pos = start;
+  while (pos < end) {
+    uint64_t n = std::min(block, end - pos);
+    if (std::optional<std::string> hit = cache->Get(key, etag, pos, n)) {
+      out->append(*hit);
+      pos += n;
       continue;
     }
-    // A run of missing blocks: one GET.
-    size_t j = i;
-    while (j < blocks.size() && !blocks[j]) ++j;
-    uint64_t run_start = start + i * block;
-    uint64_t run_end = std::min(end, start + j * block);
-    std::string run;
-    SPACESFS_RETURN_IF_ERROR(Fetch(client, key, etag, size, run_start, run_end - run_start, &run));
-    for (uint64_t pos = run_start; pos < run_end; pos += block) {
-      cache->Put(key, etag, pos, std::string_view(run).substr(pos - run_start, block));
+    // This block and those after it up to one the cache holds: one GET.
+    uint64_t run_end = pos + n;
+    while (run_end < end && !cache->Contains(key, etag, run_end, std::min(block, end - run_end))) {
+      run_end += std::min(block, end - run_end);
     }
-    out->append(run);
-    i = j;
+    std::string run;
+    SPACESFS_RETURN_IF_ERROR(Fetch(client, key, etag, size, pos, run_end - pos, &run));
+    for (uint64_t at = pos; at < run_end; at += block) {
+      cache->Put(key, etag, at, std::string_view(run).substr(at - pos, block));
+    }
+    if (out->empty()) {
+      *out = std::move(run);
+    } else {
+      out->append(run);
+    }
+    pos = run_end;
   }
   return Status::Ok();
 }

@@ -20,6 +20,7 @@
 #include "fs/write_stream.h"
 #include "s3/fault_injecting_client.h"
 #include "s3/memory_object_client.h"
+#include "support/data_path.h"
 
 namespace spacesfs::fs {
 namespace {
@@ -27,38 +28,9 @@ namespace {
 using Op = s3::MemoryObjectClient::Operation;
 constexpr uint64_t kMiB = 1ull << 20;
 
-std::string Pattern(size_t n, unsigned seed) {
-  std::string s(n, '\0');
-  std::mt19937 rng(seed);
-  for (char& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
-void Put(s3::ObjectClient& client, const std::string& key, const std::string& data) {
-  s3::PutObjectRequest put;
-  put.key = key;
-  put.body = s3::BodySource::FromView(data);
-  ASSERT_TRUE(client.PutObject(put).ok());
-}
-
-// Flips one byte of every ranged GET body that covers flip_at (as a broken proxy would).
-class FlippingClient : public CountingClient {
- public:
-  FlippingClient(s3::ObjectClient& inner, uint64_t flip_at) : CountingClient(inner), at_(flip_at) {}
-  Result<s3::ObjectInfo> GetObject(const s3::GetObjectRequest& request,
-                                   const s3::BodySink& sink) override {
-    uint64_t pos = request.range ? request.range->first : 0;
-    return CountingClient::GetObject(request, [&](std::string_view chunk) {
-      std::string copy(chunk);
-      if (request.range && at_ >= pos && at_ < pos + copy.size()) copy[at_ - pos] ^= 0x20;
-      pos += chunk.size();
-      return sink(copy);
-    });
-  }
-
- private:
-  uint64_t at_;
-};
+using testing::FlippingClient;
+using testing::Pattern;
+using testing::PutObject;
 
 TEST(MemoryBudget, LeasesAreBoundedAndReturned) {
   MemoryBudget budget(10);
@@ -196,7 +168,7 @@ class ReadAheadTest : public ::testing::Test {
 
 TEST_F(ReadAheadTest, SequentialReadsArePrefetchedInGrowingChunks) {
   std::string data = Pattern(20 * kMiB + 3, 4);
-  Put(memory_, "seq", data);
+  PutObject(memory_, "seq", data);
   ReadAhead reader(memory_, pool_, budget_, "seq", memory_.Info("seq")->etag, data.size(), Params());
   std::string back;
   for (;;) {
@@ -213,7 +185,7 @@ TEST_F(ReadAheadTest, SequentialReadsArePrefetchedInGrowingChunks) {
 
 TEST_F(ReadAheadTest, RandomReadsFetchExactlyWhatIsAsked) {
   std::string data = Pattern(16 * kMiB, 5);
-  Put(memory_, "rnd", data);
+  PutObject(memory_, "rnd", data);
   CountingClient counting(memory_);
   ReadAhead reader(counting, pool_, budget_, "rnd", memory_.Info("rnd")->etag, data.size(),
                    Params());
@@ -231,10 +203,10 @@ TEST_F(ReadAheadTest, RandomReadsFetchExactlyWhatIsAsked) {
 }
 
 TEST_F(ReadAheadTest, AReplacedObjectIsStaleNeverMixed) {
-  Put(memory_, "x", Pattern(4 * kMiB, 6));
+  PutObject(memory_, "x", Pattern(4 * kMiB, 6));
   ReadAhead reader(memory_, pool_, budget_, "x", memory_.Info("x")->etag, 4 * kMiB, Params());
   ASSERT_TRUE(reader.Read(0, 4096).ok());
-  Put(memory_, "x", Pattern(4 * kMiB, 7));
+  PutObject(memory_, "x", Pattern(4 * kMiB, 7));
   Status s;
   for (uint64_t off = 4096; off < 4 * kMiB && s.ok(); off += 128 << 10) {
     s = reader.Read(off, 128 << 10).status();
@@ -244,7 +216,7 @@ TEST_F(ReadAheadTest, AReplacedObjectIsStaleNeverMixed) {
 
 TEST_F(ReadAheadTest, AFlippedByteFailsTheLastReadOfASequentialReader) {
   std::string data = Pattern(6 * kMiB + 11, 8);
-  Put(memory_, "f", data);
+  PutObject(memory_, "f", data);
   FlippingClient flipping(memory_, 3 * kMiB + 5);
   ReadAhead reader(flipping, pool_, budget_, "f", memory_.Info("f")->etag, data.size(), Params());
   Status last;
@@ -273,7 +245,7 @@ TEST_F(ReadAheadTest, AFlippedByteFailsTheLastReadOfASequentialReader) {
 
 TEST_F(ReadAheadTest, ConcurrentOutOfOrderReadsAreServedAndVerified) {
   std::string data = Pattern(12 * kMiB, 10);
-  Put(memory_, "c", data);
+  PutObject(memory_, "c", data);
   ReadAhead reader(memory_, pool_, budget_, "c", memory_.Info("c")->etag, data.size(), Params());
   // As the kernel does: several reads of one handle in flight, answered out of order.
   std::vector<std::thread> threads;
@@ -314,21 +286,7 @@ class StreamingFilesystemTest : public ::testing::Test {
     EXPECT_TRUE(c.ok());
     return c.ok() ? c->open.fh : 0;
   }
-  std::string ReadAll(const std::string& name) {
-    Result<Entry> e = fs_->Lookup(caller_, kRootInode, name);
-    EXPECT_TRUE(e.ok());
-    Result<OpenReply> o = fs_->Open(caller_, e->ino, O_RDONLY);
-    EXPECT_TRUE(o.ok());
-    std::string out;
-    for (;;) {
-      Result<std::string> r = fs_->Read(o->fh, out.size(), 128 << 10);
-      EXPECT_TRUE(r.ok()) << r.status().ToString();
-      if (!r.ok() || r->empty()) break;
-      out += *r;
-    }
-    EXPECT_TRUE(fs_->Release(o->fh).ok());
-    return out;
-  }
+  std::string ReadAll(const std::string& name) { return testing::ReadWhole(*fs_, caller_, name); }
   s3::MemoryObjectClient memory_;
   Caller caller_{1000, 1000, 42, {}};
   std::unique_ptr<Filesystem> fs_;

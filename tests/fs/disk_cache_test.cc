@@ -20,6 +20,7 @@
 #include "fs/read_ahead.h"
 #include "fs/worker_pool.h"
 #include "s3/memory_object_client.h"
+#include "support/data_path.h"
 
 namespace spacesfs::fs {
 namespace {
@@ -28,19 +29,9 @@ namespace stdfs = std::filesystem;
 using Op = s3::MemoryObjectClient::Operation;
 constexpr uint64_t kMiB = 1ull << 20;
 
-std::string Pattern(size_t n, unsigned seed) {
-  std::string s(n, '\0');
-  std::mt19937 rng(seed);
-  for (char& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
-void PutObject(s3::ObjectClient& client, const std::string& key, const std::string& data) {
-  s3::PutObjectRequest put;
-  put.key = key;
-  put.body = s3::BodySource::FromView(data);
-  ASSERT_TRUE(client.PutObject(put).ok());
-}
+using testing::FlippingClient;
+using testing::Pattern;
+using testing::PutObject;
 
 std::string Slurp(const stdfs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -89,6 +80,8 @@ TEST_F(DiskCacheTest, GetReturnsWhatWasPutForExactlyThatEntry) {
   std::string data = Pattern(5000, 1);
   cache->Put("dir/a.bin", "\"e1\"", 4096, data);
   EXPECT_EQ(cache->Get("dir/a.bin", "\"e1\"", 4096, 5000), data);
+  EXPECT_TRUE(cache->Contains("dir/a.bin", "\"e1\"", 4096, 5000));
+  EXPECT_FALSE(cache->Contains("dir/a.bin", "\"e1\"", 4096, 4999));
   EXPECT_FALSE(cache->Get("dir/a.bin", "\"e1\"", 4096, 4999));  // another length
   EXPECT_FALSE(cache->Get("dir/a.bin", "\"e1\"", 0, 5000));     // another offset
   EXPECT_FALSE(cache->Get("dir/a.bin", "\"e2\"", 4096, 5000));  // another version
@@ -282,7 +275,15 @@ class CachedReadAheadTest : public DiskCacheTest {
       out += *r;
     }
   }
+  // Puts n pattern bytes at key; returns them, and the object's ETag in etag_.
+  std::string Store(const std::string& key, size_t n, unsigned seed) {
+    std::string data = Pattern(n, seed);
+    PutObject(memory_, key, data);
+    etag_ = memory_.Info(key)->etag;
+    return data;
+  }
   s3::MemoryObjectClient memory_;
+  std::string etag_;
   WorkerPool pool_{4};
   MemoryBudget budget_{32 * kMiB};
 };
@@ -290,9 +291,8 @@ class CachedReadAheadTest : public DiskCacheTest {
 TEST_F(CachedReadAheadTest, ASecondReaderIsServedFromTheCacheWhateverItsChunks) {
   auto cache = OpenCache(64 * kMiB);
   ASSERT_TRUE(cache);
-  std::string data = Pattern(13 * kMiB + 77, 5);
-  PutObject(memory_, "obj", data);
-  const std::string etag = memory_.Info("obj")->etag;
+  std::string data = Store("obj", 13 * kMiB + 77, 5);
+  const std::string& etag = etag_;
   {
     ReadAhead first(memory_, pool_, budget_, "obj", etag, data.size(), Params(cache.get(), 2 * kMiB));
     Result<std::string> all = ReadFrom(first, 0);
@@ -322,12 +322,30 @@ TEST_F(CachedReadAheadTest, ASecondReaderIsServedFromTheCacheWhateverItsChunks) 
   EXPECT_EQ(memory_.RequestCount(Op::kGetObject), 0u);
 }
 
+TEST_F(CachedReadAheadTest, OnlyTheBlocksMissingFromTheCacheAreFetched) {
+  auto cache = OpenCache(64 * kMiB);
+  ASSERT_TRUE(cache);
+  std::string data = Store("part", 10 * kMiB, 12);
+  const std::string& etag = etag_;
+  // Every block but 4, 5 and 7 is cached. The reader's chunks are [0, 1M), [1M, 2M), [2M, 4M),
+  // [4M, 8M) and [8M, 10M).
+  for (uint64_t block : {0, 1, 2, 3, 6, 8, 9}) {
+    cache->Put("part", etag, block * kMiB, std::string_view(data).substr(block * kMiB, kMiB));
+  }
+  ReadAhead reader(memory_, pool_, budget_, "part", etag, data.size(), Params(cache.get(), 8 * kMiB));
+  Result<std::string> all = ReadFrom(reader, 0);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_TRUE(*all == data);
+  // One GET for blocks 4-5, one for block 7; all of them are cached now.
+  EXPECT_EQ(memory_.RequestCount(Op::kGetObject), 2u);
+  EXPECT_EQ(cache->entries(), 10u);
+}
+
 TEST_F(CachedReadAheadTest, RandomReadsAreCachedAsTheyWereAsked) {
   auto cache = OpenCache(64 * kMiB);
   ASSERT_TRUE(cache);
-  std::string data = Pattern(8 * kMiB, 6);
-  PutObject(memory_, "rnd", data);
-  const std::string etag = memory_.Info("rnd")->etag;
+  std::string data = Store("rnd", 8 * kMiB, 6);
+  const std::string& etag = etag_;
   std::vector<uint64_t> offsets = {3 * kMiB + 4096, 7 * 4096, 5 * kMiB + 100};
   for (int round = 0; round < 2; ++round) {
     ReadAhead reader(memory_, pool_, budget_, "rnd", etag, data.size(), Params(cache.get(), kMiB));
@@ -341,36 +359,13 @@ TEST_F(CachedReadAheadTest, RandomReadsAreCachedAsTheyWereAsked) {
   }
 }
 
-// Flips one byte of the first ranged GET body that covers flip_at.
-class FlipOnceClient : public s3::MemoryObjectClient {
- public:
-  explicit FlipOnceClient(uint64_t flip_at) : at_(flip_at) {}
-  Result<s3::ObjectInfo> GetObject(const s3::GetObjectRequest& request,
-                                   const s3::BodySink& sink) override {
-    uint64_t pos = request.range ? request.range->first : 0;
-    return MemoryObjectClient::GetObject(request, [&](std::string_view chunk) {
-      std::string copy(chunk);
-      if (!flipped_ && at_ >= pos && at_ < pos + copy.size()) {
-        copy[at_ - pos] ^= 0x20;
-        flipped_ = true;
-      }
-      pos += chunk.size();
-      return sink(copy);
-    });
-  }
-
- private:
-  uint64_t at_;
-  std::atomic<bool> flipped_{false};
-};
-
 TEST_F(CachedReadAheadTest, BytesThatFailTheEtagCheckAreDroppedFromTheCache) {
   auto cache = OpenCache(64 * kMiB);
   ASSERT_TRUE(cache);
   std::string data = Pattern(6 * kMiB + 11, 7);
-  FlipOnceClient flipping(3 * kMiB + 5);
-  PutObject(flipping, "f", data);
-  const std::string etag = flipping.Info("f")->etag;
+  FlippingClient flipping(memory_, 3 * kMiB + 5, /*once=*/true);
+  PutObject(memory_, "f", data);
+  const std::string etag = memory_.Info("f")->etag;
   {
     ReadAhead reader(flipping, pool_, budget_, "f", etag, data.size(), Params(cache.get(), 2 * kMiB));
     Result<std::string> all = ReadFrom(reader, 0);
@@ -400,23 +395,7 @@ class CachedFilesystemTest : public DiskCacheTest {
     o.disk_cache = std::move(cache);
     fs_ = std::make_unique<Filesystem>(memory_, o);
   }
-  std::string ReadAll(const std::string& name) {
-    Result<Entry> e = fs_->Lookup(caller_, kRootInode, name);
-    EXPECT_TRUE(e.ok()) << e.status().ToString();
-    if (!e.ok()) return "";
-    Result<OpenReply> o = fs_->Open(caller_, e->ino, O_RDONLY);
-    EXPECT_TRUE(o.ok());
-    std::string out;
-    for (;;) {
-      Result<std::string> r = fs_->Read(o->fh, out.size(), 128 << 10);
-      EXPECT_TRUE(r.ok()) << r.status().ToString();
-      if (!r.ok() || r->empty()) break;
-      out += *r;
-    }
-    EXPECT_TRUE(fs_->Release(o->fh).ok());
-    fs_->Forget(e->ino, 1);
-    return out;
-  }
+  std::string ReadAll(const std::string& name) { return testing::ReadWhole(*fs_, caller_, name); }
   s3::MemoryObjectClient memory_;
   Caller caller_{1000, 1000, 42, {}};
   std::unique_ptr<Filesystem> fs_;
