@@ -14,6 +14,7 @@ struct WriteStream::Shared {
   std::condition_variable cv;
   size_t in_flight = 0;
   std::vector<MemoryBudget::Lease> free_leases;  // buffers whose part finished
+  std::vector<std::string> free_buffers;         // their memory, reused (no new pages to fault in)
   std::map<int, std::string> etags;              // part number -> ETag
   // Parts whose upload failed (after the client's own retries), kept with their bytes and lease
   // to be sent again by the owner thread.
@@ -113,9 +114,9 @@ Status WriteStream::SendBuffer() {
     std::lock_guard lock(shared->mu);
     if (etag.ok()) {
       body->clear();
-      body->shrink_to_fit();
       shared->etags[number] = *etag;
       shared->free_leases.push_back(std::move(*lease));
+      shared->free_buffers.push_back(std::move(*body));
     } else {
       shared->failed[number] = Shared::FailedPart{body, std::move(*lease), etag.status()};
     }
@@ -132,15 +133,26 @@ Status WriteStream::SendBuffer() {
     while (!shared_->free_leases.empty()) {
       MemoryBudget::Lease l = std::move(shared_->free_leases.back());
       shared_->free_leases.pop_back();
+      std::string reused;
+      if (!shared_->free_buffers.empty()) {
+        reused = std::move(shared_->free_buffers.back());
+        shared_->free_buffers.pop_back();
+      }
       if (l.bytes() >= next_size) {
         buffer_lease_ = std::move(l);
+        buffer_ = std::move(reused);
+        buffer_.clear();
+        buffer_.reserve(next_size);
         return Status::Ok();
       }
       // Smaller than the (doubled) part size: give it back and ask the budget anew below.
     }
     if (shared_->in_flight < params_.max_parallel) {
       buffer_lease_ = budget_.TryAcquire(next_size);
-      if (buffer_lease_.held()) return Status::Ok();
+      if (buffer_lease_.held()) {
+        buffer_.reserve(next_size);  // a whole part from the start: no copies while it grows
+        return Status::Ok();
+      }
     }
     if (!shared_->failed.empty()) {
       lock.unlock();
@@ -160,6 +172,7 @@ Status WriteStream::WaitForAll() {
   std::unique_lock lock(shared_->mu);
   shared_->cv.wait(lock, [&] { return shared_->in_flight == 0; });
   shared_->free_leases.clear();
+  shared_->free_buffers.clear();
   return Status::Ok();
 }
 
@@ -185,6 +198,8 @@ Status WriteStream::RetryFailedParts() {
     }
     shared_->etags[number] = *etag;
     shared_->free_leases.push_back(std::move(part.lease));
+    part.body->clear();
+    shared_->free_buffers.push_back(std::move(*part.body));
   }
 }
 
@@ -194,6 +209,7 @@ void WriteStream::AbortUpload() {
     std::lock_guard lock(shared_->mu);
     shared_->failed.clear();
     shared_->free_leases.clear();
+    shared_->free_buffers.clear();
   }
   if (!upload_id_.empty()) {
     (void)client_.AbortMultipartUpload(params_.key, upload_id_);
@@ -254,6 +270,7 @@ Result<std::string> WriteStream::Finish(const s3::UserMetadata& metadata,
   buffer_lease_.Reset();
   std::lock_guard lock(shared_->mu);
   shared_->free_leases.clear();
+  shared_->free_buffers.clear();
   return etag;
 }
 
