@@ -678,9 +678,11 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
                           dir_prefix) != near->common_prefixes.end();
   bool is_file = std::any_of(near->objects.begin(), near->objects.end(),
                              [&](const s3::ObjectInfo& o) { return o.key == key; });
-  if (is_dir) {
+  // A directory, with its marker's metadata when it has one (probe_marker: ask with HEAD).
+  auto directory = [&](bool probe_marker) -> Result<std::optional<Found>> {
     Found dir;
     dir.type = FileType::kDirectory;
+    if (!probe_marker) return std::optional<Found>(dir);
     Result<s3::ObjectInfo> marker = client_.HeadObject(dir_prefix);
     if (marker.ok()) {
       dir.has_marker = true;
@@ -690,7 +692,8 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
       return FromServer(marker.status(), "HEAD", dir_prefix);
     }
     return std::optional<Found>(dir);
-  }
+  };
+  if (is_dir) return directory(true);
   if (!is_file && !near->is_truncated) return std::optional<Found>();
   s3::ListObjectsRequest list;
   list.prefix = dir_prefix;
@@ -700,19 +703,7 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
       is_file ? Result<s3::ListObjectsPage>(s3::ListObjectsPage{}) : client_.ListObjects(list);
   if (!page.ok()) return FromServer(page.status(), "LIST", dir_prefix);
   if (!page->objects.empty() || !page->common_prefixes.empty()) {
-    Found dir;
-    dir.type = FileType::kDirectory;
-    if (!page->objects.empty() && page->objects[0].key == dir_prefix) {
-      Result<s3::ObjectInfo> marker = client_.HeadObject(dir_prefix);
-      if (marker.ok()) {
-        dir.has_marker = true;
-        dir.metadata_known = true;
-        dir.info = *marker;
-      } else if (marker.status().code() != ErrorCode::kNotFound) {
-        return FromServer(marker.status(), "HEAD", dir_prefix);
-      }
-    }
-    return std::optional<Found>(dir);
+    return directory(!page->objects.empty() && page->objects[0].key == dir_prefix);
   }
   Result<s3::ObjectInfo> head = client_.HeadObject(key);
   if (!head.ok()) {
