@@ -153,8 +153,9 @@ ErrorCode CurlErrorCode(CURLcode code) {
       return ErrorCode::kTimeout;
     case CURLE_URL_MALFORMAT:
     case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
       return ErrorCode::kInvalidArgument;
+    // Not CURLE_UNSUPPORTED_PROTOCOL: URLs are always http(s) here, so curl reports it only for an
+    // answer that is not HTTP/1.x ("Received HTTP/0.9"), a server fault like any other (kNetwork).
     case CURLE_OUT_OF_MEMORY:
       return ErrorCode::kInternal;
     default:

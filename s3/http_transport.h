@@ -57,7 +57,8 @@ struct HttpRequest {
   std::function<Status(const HttpResponse&)> on_headers;
   // Where a 2xx body goes; nullptr collects it into HttpResponse::body.
   const BodySink* sink = nullptr;
-  size_t max_collected_body = 64u << 20;
+  // The largest collected body: the largest XML answer s3/xml_codec.h parses (kMaxXmlBodyBytes).
+  size_t max_collected_body = 16u << 20;
 };
 
 class HttpTransport {

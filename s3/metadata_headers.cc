@@ -63,7 +63,7 @@ Result<ContentRange> ParseContentRange(std::string_view value) {
   std::string_view total = rest.substr(slash + 1);
   if (total != "*") {
     range.total = ParseUint(total);
-    if (!range.total || *range.total <= *last) return bad();
+    if (!range.total || *range.total <= *last || *range.total > kMaxObjectSize) return bad();
   }
   return range;
 }
@@ -83,6 +83,9 @@ Result<ObjectInfo> ObjectInfoFromHeaders(std::string_view key, const HeaderList&
     } else if (name == "content-length" && !have_range_total) {
       auto size = ParseUint(value);
       if (!size) return Status(ErrorCode::kCorrupt, "malformed Content-Length \"" + value + "\"");
+      if (*size > kMaxObjectSize) {
+        return Status(ErrorCode::kCorrupt, "Content-Length " + value + " is larger than any file can be");
+      }
       info.size = *size;
     } else if (name == "etag") {
       info.etag = value;

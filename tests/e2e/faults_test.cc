@@ -1,7 +1,8 @@
 // End to end under faults: a real FUSE mount whose profile endpoint is tests/tools/fault_proxy.py in
 // front of the local radosgw. Copies either give exactly the right bytes or fail with EIO; the
-// server never shows a partial object; a server that stops answering gives EIO in bounded time and
-// the mount recovers; a daemon killed with SIGKILL during an upload leaves no partial object and a
+// server never shows a partial object; a server that goes away (the proxy is killed; radosgw itself
+// is never stopped) or fails every request gives EIO in bounded time and the mount recovers by
+// itself; a daemon killed with SIGKILL during an upload leaves no partial object and a
 // mount point that `fusermount3 -u` clears so it can be mounted again.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -70,6 +71,19 @@ class FaultsTest : public ::testing::Test {
                                      ",attr_timeout=1,entry_timeout=1,negative_timeout=1"},
         mnt_);
     ASSERT_TRUE(mount_->mounted()) << mount_->log();
+  }
+
+  // Mounts, writes "hello" to before through the mount, and puts "server data" as unseen-1 and
+  // unseen-2 directly: objects the mount has not seen, so reading them has to reach the server.
+  void MountWithBeforeAndUnseen() {
+    Mount();
+    ASSERT_EQ(RunShell("printf hello > " + ShellQuote(mnt_ + "/before")).exit_code, 0);
+    for (const char* name : {"unseen-1", "unseen-2"}) {
+      s3::PutObjectRequest put;
+      put.key = prefix_ + name;
+      put.body = s3::BodySource::FromView("server data");
+      ASSERT_TRUE(direct_->PutObject(put).ok());
+    }
   }
 
   static std::string Sha(const std::string& path) {
@@ -158,16 +172,107 @@ TEST_F(FaultsTest, CopyOutWithFlippedBytesIsExactOrEio) {
   CopyInAndOut(R"({"fault_rate": 0.1, "seed": 22, "methods": ["GET"], "faults": ["flip"]})");
 }
 
+// How long a syscall may take to fail once the server is gone or fails every request. A request
+// to a port that refuses connections, or answered with 500 / a reset, fails at once, and the
+// client's retries add at most 0.1 + 0.2 + 0.4 + 0.8 s of backoff (5 attempts, s3/retry_policy.h);
+// a syscall makes a few such requests (lookup, open, read or upload). A request left waiting on a
+// dead connection would instead take the 30 s low-speed timeout per attempt, so it fails this bound.
+constexpr double kFailBoundSeconds = 20;
+
+// The server goes away (the proxy in front of radosgw is killed: its connections close and its
+// port refuses new ones) while a read and then a write are stalled in flight, stays away for more
+// syscalls, and comes back on the same port. Every syscall that needs it fails with EIO within
+// kFailBoundSeconds; the same mount, never remounted, works again once the server is back.
 TEST_F(FaultsTest, ServerGoneGivesEioInBoundedTimeAndTheMountRecovers) {
-  Mount();
-  ASSERT_EQ(RunShell("printf hello > " + ShellQuote(mnt_ + "/before")).exit_code, 0);
-  // Objects the mount has not seen yet, so reading them has to reach the server.
-  for (const char* name : {"unseen-1", "unseen-2"}) {
-    s3::PutObjectRequest put;
-    put.key = prefix_ + name;
-    put.body = s3::BodySource::FromView("server data");
-    ASSERT_TRUE(direct_->PutObject(put).ok());
+  ASSERT_NO_FATAL_FAILURE(MountWithBeforeAndUnseen());
+  ASSERT_EQ(RunShell("head -c 4194304 /dev/urandom > " + ShellQuote(dir_.path() + "/four")).exit_code, 0);
+  const int port = proxy_->port();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // caches expire
+
+  // Runs command in the background, waits until the proxy holds one of its requests stalled, kills
+  // the proxy, and returns the command's result and how long it took to fail after the kill.
+  auto gone_during = [&](const std::string& methods, const std::string& command, double* seconds) {
+    EXPECT_TRUE(proxy_->Configure(R"({"fault_rate": 1.0, "faults": ["stall"], "stall_seconds": 600,
+                                      "methods": )" + methods + "}"));
+    testing::CommandResult result;
+    std::thread worker([&] { result = RunShell(command); });
+    auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (proxy_->Counter("faults", "stall") == 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_GT(proxy_->Counter("faults", "stall"), 0) << "no request was stalled: " << proxy_->Stats();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto killed = Clock::now();
+    proxy_->Kill();
+    worker.join();
+    *seconds = SecondsSince(killed);
+    return result;
+  };
+
+  double read_seconds = 0;
+  testing::CommandResult read = gone_during(R"(["GET"])", "cat " + ShellQuote(mnt_ + "/unseen-1"), &read_seconds);
+  EXPECT_NE(read.exit_code, 0) << read.output;
+  EXPECT_NE(read.output.find("Input/output error"), std::string::npos) << read.output;
+
+  proxy_ = testing::FaultProxy::Start(env_.endpoint, {"--listen", std::to_string(port)});
+  ASSERT_NE(proxy_, nullptr) << "could not listen on port " << port << " again";
+  double write_seconds = 0;
+  testing::CommandResult write = gone_during(
+      R"(["PUT", "POST"])", "cp " + ShellQuote(dir_.path() + "/four") + " " + ShellQuote(mnt_ + "/during"),
+      &write_seconds);
+  EXPECT_NE(write.exit_code, 0) << write.output;
+  EXPECT_NE(write.output.find("Input/output error"), std::string::npos) << write.output;
+
+  // While it is gone: a read, a write and a listing each fail on their own.
+  auto start = Clock::now();
+  testing::CommandResult read_gone = RunShell("cat " + ShellQuote(mnt_ + "/unseen-2"));
+  double read_gone_seconds = SecondsSince(start);
+  EXPECT_NE(read_gone.output.find("Input/output error"), std::string::npos) << read_gone.output;
+  start = Clock::now();
+  testing::CommandResult write_gone = RunShell("printf data > " + ShellQuote(mnt_ + "/while-gone"));
+  double write_gone_seconds = SecondsSince(start);
+  EXPECT_NE(write_gone.output.find("Input/output error"), std::string::npos) << write_gone.output;
+  start = Clock::now();
+  testing::CommandResult list_gone = RunShell("ls " + ShellQuote(mnt_));
+  double list_gone_seconds = SecondsSince(start);
+  EXPECT_NE(list_gone.output.find("Input/output error"), std::string::npos) << list_gone.output;
+  std::printf("server gone: in-flight read failed %.1f s after the kill, in-flight write %.1f s; "
+              "while gone: read %.1f s, write %.1f s, listing %.1f s\n", read_seconds, write_seconds,
+              read_gone_seconds, write_gone_seconds, list_gone_seconds);
+  for (double seconds : {read_seconds, write_seconds, read_gone_seconds, write_gone_seconds,
+                         list_gone_seconds}) {
+    EXPECT_LT(seconds, kFailBoundSeconds);
   }
+  EXPECT_EQ(kill(mount_->pid(), 0), 0) << "the daemon died:\n" << mount_->log();
+
+  // The server is back on the same port: the same mount works again by itself.
+  proxy_ = testing::FaultProxy::Start(env_.endpoint, {"--listen", std::to_string(port)});
+  ASSERT_NE(proxy_, nullptr) << "could not listen on port " << port << " again";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // cached failures expire
+  testing::CommandResult again = RunShell("cat " + ShellQuote(mnt_ + "/unseen-1") + " " +
+                                          ShellQuote(mnt_ + "/unseen-2") + " " + ShellQuote(mnt_ + "/before"));
+  EXPECT_EQ(again.exit_code, 0) << again.output << mount_->log();
+  EXPECT_EQ(again.output, "server dataserver datahello");
+  testing::CommandResult after = RunShell("cp " + ShellQuote(dir_.path() + "/four") + " " +
+                                          ShellQuote(mnt_ + "/after") + " && cmp " +
+                                          ShellQuote(dir_.path() + "/four") + " " + ShellQuote(mnt_ + "/after"));
+  EXPECT_EQ(after.exit_code, 0) << after.output;
+  testing::CommandResult list = RunShell("ls " + ShellQuote(mnt_));
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find("after"), std::string::npos) << list.output;
+  // What the failed copy left is nothing, the empty object `create` made, or all of it: never part.
+  ASSERT_EQ(RunShell("printf data > " + ShellQuote(dir_.path() + "/data")).exit_code, 0);
+  for (const auto& [name, local] : {std::pair{"during", "four"}, std::pair{"while-gone", "data"}}) {
+    std::string state = ServerState(prefix_ + name, Sha(dir_.path() + "/" + local));
+    EXPECT_TRUE(state == "absent" || state == "empty" || state == "full") << name << ": " << state;
+  }
+  EXPECT_EQ(kill(mount_->pid(), 0), 0) << "the daemon died:\n" << mount_->log();
+}
+
+// The server answers, but every request fails (connection reset, or 500): EIO within
+// kFailBoundSeconds, and the mount recovers as soon as the faults stop.
+TEST_F(FaultsTest, ServerFailingEveryRequestGivesEioInBoundedTimeAndTheMountRecovers) {
+  ASSERT_NO_FATAL_FAILURE(MountWithBeforeAndUnseen());
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // caches expire
   for (const char* fault : {"reset", "500"}) {
     SCOPED_TRACE(fault);
@@ -184,10 +289,10 @@ TEST_F(FaultsTest, ServerGoneGivesEioInBoundedTimeAndTheMountRecovers) {
     double write_seconds = SecondsSince(start);
     EXPECT_NE(write.exit_code, 0) << write.output;
     EXPECT_NE(write.output.find("Input/output error"), std::string::npos) << write.output;
-    std::printf("server gone (%s): read failed in %.1f s, write failed in %.1f s\n", fault,
+    std::printf("every request fails (%s): read failed in %.1f s, write failed in %.1f s\n", fault,
                 read_seconds, write_seconds);
-    EXPECT_LT(read_seconds, 60);
-    EXPECT_LT(write_seconds, 60);
+    EXPECT_LT(read_seconds, kFailBoundSeconds);
+    EXPECT_LT(write_seconds, kFailBoundSeconds);
     // Faults stop: the same mount works again.
     ASSERT_TRUE(proxy_->Configure(R"({"fault_rate": 0})"));
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));

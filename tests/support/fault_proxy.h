@@ -115,6 +115,17 @@ class FaultProxy {
   FaultProxy(const FaultProxy&) = delete;
   FaultProxy& operator=(const FaultProxy&) = delete;
 
+  // Ends the proxy at once with SIGKILL and reaps it, as a server that crashes ends: the kernel
+  // closes its connections and its port refuses new ones. Start another proxy with
+  // {"--listen", std::to_string(port())} to bring the server back on the same port.
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
   int port() const { return port_; }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
 

@@ -59,6 +59,21 @@ TEST(MetadataHeadersTest, MalformedHeadersAreCorrupt) {
             ErrorCode::kCorrupt);
 }
 
+TEST(MetadataHeadersTest, SizesThatCannotBeAFileSizeAreCorrupt) {
+  Result<ObjectInfo> largest = ObjectInfoFromHeaders("k", {{"content-length", "9223372036854775807"}});
+  ASSERT_TRUE(largest.ok());
+  EXPECT_EQ(largest->size, kMaxObjectSize);
+  for (const char* length : {"9223372036854775808", "18446744073709551615", "18446744073709551616"}) {
+    EXPECT_EQ(ObjectInfoFromHeaders("k", {{"content-length", length}}).status().code(),
+              ErrorCode::kCorrupt) << length;
+  }
+  EXPECT_EQ(ObjectInfoFromHeaders("k", {{"content-range", "bytes 0-9/9223372036854775808"}})
+                .status()
+                .code(),
+            ErrorCode::kCorrupt);
+  EXPECT_TRUE(ParseContentRange("bytes 0-9/9223372036854775807").ok());
+}
+
 TEST(MetadataHeadersTest, ParseContentRange) {
   Result<ContentRange> r = ParseContentRange("bytes 0-0/1");
   ASSERT_TRUE(r.ok());
