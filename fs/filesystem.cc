@@ -239,6 +239,9 @@ class Filesystem::Impl {
   Result<bool> TryStreamWrite(InodeId ino, OpenFile& file, uint64_t offset,
                               std::string_view data);
   Status UploadLocked(InodeId ino, OpenFile& file);              // REQUIRES file.mu
+  // PUTs an empty object (a directory marker, a file truncated to empty); errors as FromServer.
+  Result<std::string> PutEmpty(const std::string& key, const s3::UserMetadata& metadata,
+                               const std::string& content_type);
   Result<std::string> Upload(const std::string& key, const StagingFile& staging,
                              const s3::UserMetadata& metadata, const std::string& content_type);
   Result<std::string> CopyKey(const std::string& from, const std::string& to, uint64_t size,
@@ -1162,14 +1165,9 @@ void Filesystem::Impl::KeepDirectory(InodeId dir) {
   }
   if (!page->objects.empty() && page->objects[0].key != prefix) return;  // not empty, no marker
   if (page->objects.empty()) {
-    s3::PutObjectRequest put;
-    put.key = prefix;
-    put.body = s3::BodySource::FromView("");
-    put.metadata = metadata;
-    put.content_type = kDirectoryContentType;
-    Result<std::string> etag = client_.PutObject(put);
+    Result<std::string> etag = PutEmpty(prefix, metadata, kDirectoryContentType);
     if (!etag.ok()) {
-      spdlog::warn("{}", FromServer(etag.status(), "PUT", prefix).ToString());
+      spdlog::warn("{}", etag.status().ToString());
       return;
     }
   }
@@ -1323,16 +1321,13 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
     list.continuation_token = page->next_continuation_token;
   }
   if (keys.empty()) {  // a directory only this mount knew of: keep it at its new name
-    s3::PutObjectRequest put;
-    put.key = to_prefix;
-    put.body = s3::BodySource::FromView("");
-    put.content_type = kDirectoryContentType;
+    s3::UserMetadata marker_metadata;
     {
       std::lock_guard lock(mu_);
-      if (Inode* inode = FindInode(src->ino)) put.metadata = MetadataFor(*inode);
+      if (Inode* inode = FindInode(src->ino)) marker_metadata = MetadataFor(*inode);
     }
-    Result<std::string> etag = client_.PutObject(put);
-    if (!etag.ok()) return FromServer(etag.status(), "PUT", to_prefix);
+    Result<std::string> etag = PutEmpty(to_prefix, marker_metadata, kDirectoryContentType);
+    if (!etag.ok()) return etag.status();
   }
   for (size_t i = 0; i < keys.size(); i += 1000) {
     std::vector<std::string> batch(keys.begin() + i,
@@ -1387,6 +1382,19 @@ Status Filesystem::Impl::EnsureLoaded(InodeId ino, OpenFile& file, const std::st
   }
   file.staging = std::move(*staging);
   return Status::Ok();
+}
+
+Result<std::string> Filesystem::Impl::PutEmpty(const std::string& key,
+                                               const s3::UserMetadata& metadata,
+                                               const std::string& content_type) {
+  s3::PutObjectRequest put;
+  put.key = key;
+  put.body = s3::BodySource::FromView("");
+  put.metadata = metadata;
+  put.content_type = content_type;
+  Result<std::string> etag = client_.PutObject(put);
+  if (!etag.ok()) return FromServer(etag.status(), "PUT", key);
+  return etag;
 }
 
 Result<std::string> Filesystem::Impl::Upload(const std::string& key, const StagingFile& staging,
@@ -1511,14 +1519,7 @@ Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file) {
     size = file.staging->size();
     etag = Upload(key, *file.staging, metadata, content_type);
   } else {
-    // Truncated to empty and not written since.
-    s3::PutObjectRequest put;
-    put.key = key;
-    put.body = s3::BodySource::FromView("");
-    put.metadata = metadata;
-    put.content_type = content_type;
-    etag = client_.PutObject(put);
-    if (!etag.ok()) etag = FromServer(etag.status(), "PUT", key);
+    etag = PutEmpty(key, metadata, content_type);  // truncated to empty, not written since
   }
   if (!etag.ok()) return etag.status();
   file.dirty = false;
@@ -1766,12 +1767,6 @@ Result<std::string> Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_
       uint64_t end = std::min<uint64_t>(file.stream->size(), offset + size);
       if (offset >= end) return std::string();
       if (file.stream->ReadBuffered(offset, end - offset, &buffered)) return buffered;
-      {
-        std::lock_guard lock(mu_);
-        Inode* inode = FindInode(h.ino);
-        if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
-        key = Key(inode->path);
-      }
       // Bytes already sent: complete the object, then read it like any other.
       SPACESFS_RETURN_IF_ERROR(UploadLocked(h.ino, file));
     }
@@ -2085,13 +2080,7 @@ Status Filesystem::Impl::FlushMetadata(InodeId ino) {
   }
   Result<std::string> etag = Status(ErrorCode::kInternal, "unset");
   if (type == FileType::kDirectory && !has_marker) {
-    s3::PutObjectRequest put;
-    put.key = key;
-    put.body = s3::BodySource::FromView("");
-    put.metadata = metadata;
-    put.content_type = kDirectoryContentType;
-    etag = client_.PutObject(put);
-    if (!etag.ok()) etag = FromServer(etag.status(), "PUT", key);
+    etag = PutEmpty(key, metadata, kDirectoryContentType);
   } else {
     s3::CopyObjectRequest copy;
     copy.source_key = key;

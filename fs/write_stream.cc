@@ -168,12 +168,11 @@ Status WriteStream::SendBuffer() {
   }
 }
 
-Status WriteStream::WaitForAll() {
+void WriteStream::WaitForAll() {
   std::unique_lock lock(shared_->mu);
   shared_->cv.wait(lock, [&] { return shared_->in_flight == 0; });
   shared_->free_leases.clear();
   shared_->free_buffers.clear();
-  return Status::Ok();
 }
 
 Status WriteStream::RetryFailedParts() {
@@ -204,7 +203,7 @@ Status WriteStream::RetryFailedParts() {
 }
 
 void WriteStream::AbortUpload() {
-  (void)WaitForAll();
+  WaitForAll();
   {
     std::lock_guard lock(shared_->mu);
     shared_->failed.clear();
@@ -253,7 +252,7 @@ Result<std::string> WriteStream::Finish(const s3::UserMetadata& metadata,
       return sent;
     }
   }
-  (void)WaitForAll();
+  WaitForAll();
   // A part that failed is sent once more; if it fails again the stream stays as it is (the
   // upload open, the bytes kept) for a later Finish, or Abort.
   SPACESFS_RETURN_IF_ERROR(RetryFailedParts());

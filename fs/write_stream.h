@@ -79,7 +79,7 @@ class WriteStream {
               WriteStreamParams params, MemoryBudget::Lease first);
   uint64_t PartSizeFor(int part_number) const;
   Status SendBuffer();      // hands the full buffer to the pool and gets a buffer for the next part
-  Status WaitForAll();        // waits for every part in flight
+  void WaitForAll();          // waits for every part in flight
   Status RetryFailedParts();  // sends failed parts again, in this thread; the first failure
   void AbortUpload();
 
