@@ -82,18 +82,26 @@ long VmRssKb(pid_t pid) {
 
 // The daemon's open file descriptors that name a file (staging files show as "/... (deleted)"),
 // leaving out sockets, pipes and anonymous inodes, whose number follows the connection pool.
-int OpenFileCount(pid_t pid) {
+// The files (not sockets, pipes or anonymous inodes) a process has open, one path per line, sorted.
+std::vector<std::string> OpenFiles(pid_t pid) {
   std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  std::vector<std::string> files;
   DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return -1;
-  int n = 0;
+  if (d == nullptr) return files;
   while (dirent* e = readdir(d)) {
     char target[PATH_MAX];
     ssize_t len = readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1);
-    if (len > 0 && target[0] == '/') ++n;
+    if (len > 0 && target[0] == '/') files.emplace_back(target, static_cast<size_t>(len));
   }
   closedir(d);
-  return n;
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string Lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& line : lines) out += "  " + line + "\n";
+  return out;
 }
 
 std::string Content(int worker, long seed, size_t size) {
@@ -318,8 +326,8 @@ class LoadTest : public ::testing::Test {
     const auto deadline = start + std::chrono::seconds(seconds);
     const auto warm_up_end = start + std::chrono::seconds(seconds / 3);
     const auto middle_end = start + std::chrono::seconds(2 * seconds / 3);
-    std::vector<int> files_before;
-    for (auto& mount : mounts_) files_before.push_back(OpenFileCount(mount->pid()));
+    std::vector<std::vector<std::string>> files_before;
+    for (auto& mount : mounts_) files_before.push_back(OpenFiles(mount->pid()));
     std::vector<pid_t> children;
     for (int i = 0; i < workers; ++i) {
       std::string dir = mount_points_[i % mount_points_.size()] + "/w" + std::to_string(i);
@@ -398,14 +406,17 @@ class LoadTest : public ::testing::Test {
       EXPECT_LE(last_peak[m] - middle_peak[m], kRssGrowthLimitKb) << "daemon memory grew under load";
       // Every file the workers opened is closed: once the kernel has sent the last releases, the
       // daemon holds no more files (staging files included) than before the load.
-      int files_after = OpenFileCount(mounts_[m]->pid());
-      for (int i = 0; i < 100 && files_after > files_before[m]; ++i) {
+      std::vector<std::string> files_after = OpenFiles(mounts_[m]->pid());
+      for (int i = 0; i < 100 && files_after.size() > files_before[m].size(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        files_after = OpenFileCount(mounts_[m]->pid());
+        files_after = OpenFiles(mounts_[m]->pid());
       }
-      std::printf("  mount %zu open files: %d before the load, %d after it\n", m, files_before[m],
-                  files_after);
-      EXPECT_LE(files_after, files_before[m]) << "the daemon kept files open after the load";
+      std::printf("  mount %zu open files: %zu before the load, %zu after it\n", m,
+                  files_before[m].size(), files_after.size());
+      EXPECT_LE(files_after.size(), files_before[m].size())
+          << "the daemon kept files open after the load; before:\n"
+          << Lines(files_before[m]) << "after:\n"
+          << Lines(files_after);
     }
   }
 

@@ -13,6 +13,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +121,10 @@ class TestMount {
     while (std::chrono::steady_clock::now() < deadline) {
       if (IsMounted(mountpoint_)) {
         mounted_ = true;
+        // The kernel never caches statfs: once it returns, the daemon serves requests (and has
+        // opened its upload journal). Best effort: a mount the caller may not use fails at once.
+        struct statvfs vfs;
+        (void)statvfs(mountpoint_.c_str(), &vfs);
         return;
       }
       int status;
