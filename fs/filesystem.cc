@@ -70,7 +70,6 @@ struct OpenFile {
   std::mutex mu;
   // Guarded by mu.
   std::unique_ptr<WriteStream> stream;
-  s3::UserMetadata stream_metadata;  // what the stream's multipart upload was created with
   std::unique_ptr<StagingFile> staging;
   bool dirty = false;  // content differs from base (with neither stream nor staging: empty)
   bool unlinked = false;       // deleted (or replaced) through the mount: never uploaded again
@@ -1113,6 +1112,7 @@ Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std
     meta = head->metadata;
     type = head->content_type;
   }
+  meta[kPartLayoutKey] = FormatPartLayout(s3::PartLayout{kCopyPartSize, 0});
   Result<std::string> id = client_.CreateMultipartUpload(to, meta, type);
   if (!id.ok()) return FromServer(id.status(), "CREATE-MULTIPART", to);
   std::vector<s3::CompletedPart> parts;
@@ -1413,7 +1413,9 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
   }
   uint64_t part_size = std::max<uint64_t>(options_.part_size, 5ull << 20);
   while ((size + part_size - 1) / part_size > 10000) part_size *= 2;
-  Result<std::string> id = client_.CreateMultipartUpload(key, metadata, content_type);
+  s3::UserMetadata upload_metadata = metadata;
+  upload_metadata[kPartLayoutKey] = FormatPartLayout(s3::PartLayout{part_size, 0});
+  Result<std::string> id = client_.CreateMultipartUpload(key, upload_metadata, content_type);
   if (!id.ok()) return FromServer(id.status(), "CREATE-MULTIPART", key);
   JournalStarted(key, *id);
   struct Ended {
@@ -1471,10 +1473,11 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
 
 namespace {
 
-// Metadata without the times: a streamed object's mtime is its Last-Modified (the time it was
-// completed), not the time its upload started.
-s3::UserMetadata WithoutTimes(s3::UserMetadata metadata) {
-  for (const char* key : {"mtime", "ctime", "atime"}) metadata.erase(key);
+// Metadata without the times (a streamed object's mtime is its Last-Modified, the time it was
+// completed, not the time its upload started) and without the part layout (which belongs to an
+// upload, not to the file's attributes).
+s3::UserMetadata WithoutTimesAndLayout(s3::UserMetadata metadata) {
+  for (const char* key : {"mtime", "ctime", "atime", kPartLayoutKey}) metadata.erase(key);
   return metadata;
 }
 
@@ -1498,6 +1501,7 @@ Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file) {
     if (inode == nullptr) return Status::Ok();
     key = Key(inode->path);
     metadata = MetadataFor(*inode);
+    metadata.erase(kPartLayoutKey);  // new bytes: a multipart upload declares its own
     content_type = inode->content_type;
   }
   Result<std::string> etag = Status(ErrorCode::kInternal, "nothing uploaded");
@@ -1506,7 +1510,7 @@ Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file) {
   if (file.stream) {
     bool multipart = file.stream->started();
     size = file.stream->size();
-    if (multipart) stored = file.stream_metadata;
+    if (multipart) stored = file.stream->upload_metadata();
     etag = file.stream->Finish(metadata, content_type);
     if (etag.ok() || file.stream->failed()) file.stream.reset();
     if (!etag.ok()) {
@@ -1532,7 +1536,7 @@ Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file) {
     inode->local_dirty = false;
     // A streamed object keeps the mode and owner it was created with: a change since is written
     // by the metadata flusher.
-    bool changed = WithoutTimes(stored) != WithoutTimes(MetadataFor(*inode));
+    bool changed = WithoutTimesAndLayout(stored) != WithoutTimesAndLayout(MetadataFor(*inode));
     if (!changed) inode->meta_pending = false;
     if (changed && !inode->meta_pending) {
       inode->meta_pending = true;
@@ -1721,6 +1725,17 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
 Result<std::string> Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key,
                                                  uint64_t offset, size_t size) {
   std::shared_ptr<ReadAhead> reader;
+  // The part layout the version the inode knows declares (taken before handle.mu: mu_ comes first).
+  std::string known_etag;
+  std::optional<s3::PartLayout> known_layout;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(handle.ino);
+    if (inode != nullptr && inode->metadata_known) {
+      known_etag = inode->etag;
+      known_layout = PartLayoutFromMetadata(inode->metadata);
+    }
+  }
   {
     std::lock_guard hlock(handle.mu);
     if (!handle.reader || handle.reader->etag() != handle.etag ||
@@ -1730,6 +1745,7 @@ Result<std::string> Filesystem::Impl::ReadRemote(Handle& handle, const std::stri
       params.max_window = std::max(options_.max_read_ahead, params.min_window);
       params.chunk_size = std::max(options_.read_chunk, params.min_window);
       params.cache = options_.disk_cache.get();
+      if (known_etag == handle.etag) params.layout = known_layout;
       handle.reader = std::make_shared<ReadAhead>(client_, pool_, budget_, key, handle.etag,
                                                   handle.size, params);
     }
@@ -1793,7 +1809,7 @@ Result<bool> Filesystem::Impl::TryStreamWrite(InodeId ino, OpenFile& file, uint6
       if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
       params.key = Key(inode->path);
       params.content_type = inode->content_type;
-      params.metadata = WithoutTimes(MetadataFor(*inode));
+      params.metadata = WithoutTimesAndLayout(MetadataFor(*inode));
     }
     params.part_size = std::max<uint64_t>(options_.part_size, 5ull << 20);
     params.max_parallel = options_.upload_parallel;
@@ -1801,7 +1817,6 @@ Result<bool> Filesystem::Impl::TryStreamWrite(InodeId ino, OpenFile& file, uint6
       JournalStarted(key, id);
     };
     params.on_upload_ended = [this](const std::string& id) { JournalEnded(id); };
-    file.stream_metadata = params.metadata;
     file.stream = WriteStream::Start(client_, pool_, budget_, std::move(params));
     if (!file.stream) return false;  // no memory left in the budget: stage on disk
   } else if (offset != file.stream->size()) {

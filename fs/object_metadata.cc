@@ -50,6 +50,28 @@ std::optional<uint32_t> ParseDecimal32(std::string_view text) {
   return value;
 }
 
+std::string FormatPartLayout(const s3::PartLayout& layout) {
+  return std::to_string(layout.part_size) + "," + std::to_string(layout.parts_per_doubling);
+}
+
+std::optional<s3::PartLayout> PartLayoutFromMetadata(const s3::UserMetadata& metadata) {
+  auto it = metadata.find(kPartLayoutKey);
+  if (it == metadata.end()) return std::nullopt;
+  std::string_view text = it->second;
+  size_t comma = text.find(',');
+  if (comma == std::string_view::npos) return std::nullopt;
+  auto parse = [](std::string_view digits) -> std::optional<uint64_t> {
+    uint64_t value = 0;
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size()) return {};
+    return value;
+  };
+  std::optional<uint64_t> part_size = parse(text.substr(0, comma));
+  std::optional<uint64_t> per_doubling = parse(text.substr(comma + 1));
+  if (!part_size || !per_doubling || *part_size == 0) return std::nullopt;
+  return s3::PartLayout{*part_size, *per_doubling};
+}
+
 uint32_t ModeBitsFor(FileType type) {
   switch (type) {
     case FileType::kRegular: return S_IFREG;

@@ -8,6 +8,13 @@
 //   x-amz-meta-ctime  same format
 //   x-amz-meta-atime  same format (read only; written equal to mtime)
 //
+// and one of spacesfs's own, on the multipart objects it uploads:
+//
+//   x-amz-meta-spacesfs-part-layout  "<part size>,<parts per doubling>" (0: uniform), how the
+//                                    object was cut into parts, so that its multipart ETag can be
+//                                    checked by a reader (s3::ObjectVerifier). Removed from the
+//                                    metadata of every new upload and set again by a multipart one.
+//
 // Objects without them get the defaults from Options and Last-Modified as the times.
 //
 // Threading: pure functions.
@@ -20,6 +27,7 @@
 
 #include "fs/filesystem.h"
 #include "s3/object_client.h"
+#include "s3/object_verifier.h"
 
 namespace spacesfs::fs {
 
@@ -41,5 +49,10 @@ Attributes DefaultDirectoryAttributes(int64_t mtime_ns, const Options& options);
 void StoreAttributes(const Attributes& attr, s3::UserMetadata* metadata);
 
 uint32_t ModeBitsFor(FileType type);  // S_IFREG / S_IFDIR / S_IFLNK
+
+inline constexpr char kPartLayoutKey[] = "spacesfs-part-layout";
+std::string FormatPartLayout(const s3::PartLayout& layout);
+// The layout metadata declares, if any and well formed (a part size of at least 1 byte).
+std::optional<s3::PartLayout> PartLayoutFromMetadata(const s3::UserMetadata& metadata);
 
 }  // namespace spacesfs::fs

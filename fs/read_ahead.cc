@@ -57,7 +57,7 @@ struct ReadAhead::State {
       : client(c), pool(p), budget(b), key(std::move(k)), etag(std::move(e)), size(s),
         params(pa) {
     if (params.verify) {
-      verifier.emplace(etag, size);
+      verifier.emplace(etag, size, params.layout);
       if (!verifier->verifiable()) verifier.reset();
     }
   }

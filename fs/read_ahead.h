@@ -28,12 +28,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/result.h"
 #include "fs/memory_budget.h"
 #include "fs/worker_pool.h"
 #include "s3/object_client.h"
+#include "s3/object_verifier.h"
 
 namespace spacesfs::fs {
 
@@ -44,6 +46,7 @@ struct ReadAheadParams {
   uint64_t max_window = 64ull << 20;  // most bytes fetched ahead of the reader
   uint64_t chunk_size = 8ull << 20;   // largest single GET
   bool verify = true;                 // check sequential reads against the ETag
+  std::optional<s3::PartLayout> layout;  // how the uploader cut the object, if it declared it
   DiskCache* cache = nullptr;         // optional; must outlive the ReadAhead's fetches
   uint64_t cache_block = 1ull << 20;  // alignment of cached blocks (with a cache)
 };

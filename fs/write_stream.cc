@@ -6,7 +6,15 @@
 #include <mutex>
 #include <vector>
 
+#include "fs/object_metadata.h"
+
 namespace spacesfs::fs {
+namespace {
+
+// Parts double in size after every this many (so that 10,000 parts reach past 5 TiB).
+constexpr uint64_t kPartsPerDoubling = 1000;
+
+}  // namespace
 
 // State shared with the upload tasks. Guarded by mu.
 struct WriteStream::Shared {
@@ -42,6 +50,7 @@ WriteStream::WriteStream(s3::ObjectClient& client, WorkerPool& pool, MemoryBudge
       pool_(pool),
       budget_(budget),
       params_(std::move(params)),
+      layout_{params_.part_size, kPartsPerDoubling},
       shared_(std::make_shared<Shared>()),
       buffer_lease_(std::move(first)) {}
 
@@ -50,11 +59,6 @@ WriteStream::~WriteStream() {
 }
 
 bool WriteStream::started() const { return !upload_id_.empty(); }
-
-uint64_t WriteStream::PartSizeFor(int part_number) const {
-  int doublings = std::min((part_number - 1) / 1000, 20);
-  return params_.part_size << doublings;
-}
 
 Status WriteStream::Append(std::string_view data) {
   if (!failed_.ok()) return failed_;
@@ -89,6 +93,7 @@ bool WriteStream::ReadBuffered(uint64_t offset, size_t n, std::string* out) cons
 
 Status WriteStream::SendBuffer() {
   if (upload_id_.empty()) {
+    params_.metadata[kPartLayoutKey] = FormatPartLayout(layout_);
     Result<std::string> id =
         client_.CreateMultipartUpload(params_.key, params_.metadata, params_.content_type);
     if (!id.ok()) return id.status();

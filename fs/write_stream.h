@@ -30,6 +30,7 @@
 #include "fs/memory_budget.h"
 #include "fs/worker_pool.h"
 #include "s3/object_client.h"
+#include "s3/object_verifier.h"
 
 namespace spacesfs::fs {
 
@@ -59,6 +60,9 @@ class WriteStream {
   uint64_t size() const { return size_; }
   // Whether bytes have been sent to the server (a multipart upload exists).
   bool started() const;
+  // What the multipart upload was created with: the params' metadata and the part layout
+  // (fs/object_metadata.h). Meaningful once started().
+  const s3::UserMetadata& upload_metadata() const { return params_.metadata; }
   // Whether the stream failed for good (its bytes are lost; the upload was aborted).
   bool failed() const { return !failed_.ok(); }
 
@@ -77,7 +81,7 @@ class WriteStream {
   struct Shared;
   WriteStream(s3::ObjectClient& client, WorkerPool& pool, MemoryBudget& budget,
               WriteStreamParams params, MemoryBudget::Lease first);
-  uint64_t PartSizeFor(int part_number) const;
+  uint64_t PartSizeFor(int part_number) const { return layout_.PartSize(part_number - 1); }
   Status SendBuffer();      // hands the full buffer to the pool and gets a buffer for the next part
   void WaitForAll();          // waits for every part in flight
   Status RetryFailedParts();  // sends failed parts again, in this thread; the first failure
@@ -86,7 +90,8 @@ class WriteStream {
   s3::ObjectClient& client_;
   WorkerPool& pool_;
   MemoryBudget& budget_;
-  const WriteStreamParams params_;
+  WriteStreamParams params_;  // metadata gains the part layout when the upload is created
+  const s3::PartLayout layout_;
   std::shared_ptr<Shared> shared_;  // with the upload tasks
   std::string upload_id_;
   std::string buffer_;              // bytes of part next_part_

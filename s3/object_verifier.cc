@@ -11,6 +11,9 @@ namespace {
 constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kMinPartSize = 5 * kMiB;
 constexpr uint64_t kMaxParts = 10000;
+// Above this many parts a uniform part size is not derived (streaming uploaders grow parts).
+constexpr uint64_t kMaxDerivedParts = 1000;
+constexpr uint64_t kMaxDoublings = 40;
 constexpr size_t kMd5Size = 16;
 
 // The part count N of a multipart ETag "<32 hex>-N" (unquoted), or 0 for any other form.
@@ -22,15 +25,6 @@ uint64_t MultipartCount(std::string_view etag) {
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
   if (ec != std::errc() || end != digits.data() + digits.size() || n > kMaxParts) return 0;
   return n;
-}
-
-// Whether n parts of part_size bytes (the last one shorter) make size bytes:
-// (n-1)*part_size < size <= n*part_size, with n >= 2.
-bool Fits(uint64_t n, uint64_t size, uint64_t part_size) {
-  if (size == 0 || part_size == 0) return false;
-  uint64_t smallest = size / n + (size % n != 0 ? 1 : 0);  // ceil(size / n)
-  uint64_t largest = (size - 1) / (n - 1);
-  return part_size >= smallest && part_size <= largest;
 }
 
 // The one whole-MiB part size of at least 5 MiB that fits, if exactly one does (n >= 2).
@@ -46,35 +40,60 @@ std::optional<uint64_t> DerivePartSize(uint64_t n, uint64_t size) {
 
 }  // namespace
 
+uint64_t PartLayout::PartSize(uint64_t index) const {
+  if (parts_per_doubling == 0) return part_size;
+  uint64_t doublings = std::min(index / parts_per_doubling, kMaxDoublings);
+  if (part_size > (UINT64_MAX >> doublings)) return UINT64_MAX;
+  return part_size << doublings;
+}
+
+uint64_t PartLayout::PartCount(uint64_t size) const {
+  if (size == 0 || part_size == 0) return 0;
+  if (parts_per_doubling == 0) return size / part_size + (size % part_size != 0);
+  uint64_t count = 0;
+  for (uint64_t doublings = 0;; ++doublings) {
+    uint64_t each = PartSize(count);
+    uint64_t group = doublings < kMaxDoublings ? parts_per_doubling : UINT64_MAX;
+    if (each != 0 && size / each < group) return count + size / each + (size % each != 0);
+    size -= group * each;
+    count += group;
+    if (size == 0) return count;
+  }
+}
+
 ObjectVerifier::ObjectVerifier(std::string etag, uint64_t size,
-                               std::optional<uint64_t> part_size_hint)
+                               std::optional<PartLayout> layout_hint)
     : etag_(UnquoteEtag(etag)), size_(size) {
   if (IsPlainMd5Etag(etag_)) {
-    part_size_ = size_;
+    layout_ = PartLayout{size_, 0};
   } else if (uint64_t n = MultipartCount(etag_); n == 1) {
     multipart_ = true;
-    part_size_ = size_;
+    layout_ = PartLayout{size_, 0};
   } else if (n > 1) {
     multipart_ = true;
-    if (part_size_hint && Fits(n, size_, *part_size_hint)) {
-      part_size_ = part_size_hint;
-    } else {
-      part_size_ = DerivePartSize(n, size_);
+    if (layout_hint && layout_hint->PartCount(size_) == n) {
+      layout_ = layout_hint;
+    } else if (n <= kMaxDerivedParts) {
+      if (std::optional<uint64_t> derived = DerivePartSize(n, size_)) {
+        layout_ = PartLayout{*derived, 0};
+      }
     }
-    if (part_size_) part_md5s_.reserve(n * kMd5Size);
+    if (layout_) part_md5s_.reserve(n * kMd5Size);
   }
-  verifiable_ = part_size_.has_value();
+  verifiable_ = layout_.has_value();
   if (verifiable_) StartPart();
 }
 
 void ObjectVerifier::StartPart() {
   part_md5_.emplace();
-  in_part_ = 0;
+  part_end_ = fed_ + layout_->PartSize(part_index_);
+  if (part_end_ < fed_) part_end_ = UINT64_MAX;  // overflow: the rest of the object
 }
 
 void ObjectVerifier::EndPart() {
   part_md5s_ += part_md5_->FinalRaw();
   part_md5_.reset();
+  ++part_index_;
 }
 
 bool ObjectVerifier::Feed(uint64_t offset, std::string_view data) {
@@ -85,13 +104,12 @@ bool ObjectVerifier::Feed(uint64_t offset, std::string_view data) {
     return false;
   }
   while (!data.empty()) {
-    if (in_part_ == *part_size_) {
+    if (fed_ == part_end_) {
       EndPart();
       StartPart();
     }
-    size_t take = static_cast<size_t>(std::min<uint64_t>(data.size(), *part_size_ - in_part_));
+    size_t take = static_cast<size_t>(std::min<uint64_t>(data.size(), part_end_ - fed_));
     part_md5_->Update(data.substr(0, take));
-    in_part_ += take;
     fed_ += take;
     data.remove_prefix(take);
   }

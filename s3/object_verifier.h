@@ -4,16 +4,21 @@
 // the way.
 //
 // Plain ETags (32 hex digits, quoted or not, any case) are the MD5 of the bytes. Multipart ETags
-// ("<32 hex>-N", N in 1..10000) are the MD5 of the N parts' binary MD5s. The part size is not in
-// the ETag, so the verifier derives the candidate part sizes: whole MiB multiples P with
-// (N-1)*P < size <= N*P, and P >= 5 MiB unless N == 1 (N == 1 is one part: the whole object). It
-// checks when exactly one candidate exists, or when a part size hint is given that fits N and size
-// by the same inequality (a hint that does not fit is ignored; one that fits but is not the size
-// the object was uploaded with gives kMismatch); otherwise it is unverifiable. Few parts often
-// leave several candidates (3 parts of 20 MiB + 7 bytes: 7, 8, 9 or 10 MiB); many parts pin one
-// (1 GiB in 128 parts: 8 MiB). Every other ETag form is unverifiable. SSE-KMS and SSE-C ETags can
-// look like plain ones without being the MD5 of the bytes: a caller that knows an object is
-// encrypted that way must not verify it.
+// ("<32 hex>-N", N in 1..10000) are the MD5 of the N parts' binary MD5s. The part sizes are not in
+// the ETag:
+// - A layout hint (how the uploader cut the object: spacesfs records its own in the object's
+//   metadata) is used when it makes exactly N parts of size bytes; one that does not is ignored.
+//   A hint that makes N parts but is not how the object was uploaded gives kMismatch, so only a
+//   layout the uploader declared may be passed.
+// - Otherwise the verifier derives a uniform part size: whole MiB multiples P with
+//   (N-1)*P < size <= N*P, P >= 5 MiB, and checks when exactly one exists and N <= 1,000. Every
+//   common uploader cuts equal parts, but streaming uploaders (spacesfs, goofys) make later parts
+//   larger after 1,000 parts, where a derived uniform size would call correct bytes corrupt. Few
+//   parts often leave several candidates (3 parts of 20 MiB + 7 bytes: 7, 8, 9 or 10 MiB); many
+//   pin one (1 GiB in 128 parts: 8 MiB). N == 1 is one part: the whole object.
+// Every other ETag form is unverifiable. SSE-KMS and SSE-C ETags can look like plain ones without
+// being the MD5 of the bytes: a caller that knows an object is encrypted that way must not verify
+// it.
 //
 // Feeding a gap, an overlap, or bytes past size makes the verifier unverifiable (never a mismatch:
 // a reader's bookkeeping error must not be reported as corrupt data).
@@ -32,11 +37,24 @@
 
 namespace spacesfs::s3 {
 
+// How an uploader cut an object into parts: part_size bytes each (the last one shorter), the size
+// doubling after every parts_per_doubling parts (0: never).
+struct PartLayout {
+  uint64_t part_size = 0;
+  uint64_t parts_per_doubling = 0;
+
+  // The size of part index (0-based) of a complete part.
+  uint64_t PartSize(uint64_t index) const;
+  // The number of parts size bytes make (0 for an empty object or a zero part size).
+  uint64_t PartCount(uint64_t size) const;
+  bool operator==(const PartLayout&) const = default;
+};
+
 class ObjectVerifier {
  public:
   enum class Outcome { kMatch, kMismatch, kUnverifiable };
 
-  ObjectVerifier(std::string etag, uint64_t size, std::optional<uint64_t> part_size_hint = {});
+  ObjectVerifier(std::string etag, uint64_t size, std::optional<PartLayout> layout_hint = {});
   ObjectVerifier(const ObjectVerifier&) = delete;
   ObjectVerifier& operator=(const ObjectVerifier&) = delete;
 
@@ -44,9 +62,9 @@ class ObjectVerifier {
   bool verifiable() const { return verifiable_; }
   // Bytes fed so far: the next expected offset.
   uint64_t fed() const { return fed_; }
-  // The part size checked against (the object's size for a plain or single-part ETag); empty when
-  // not verifiable from the start.
-  std::optional<uint64_t> part_size() const { return part_size_; }
+  // The layout checked against (one part of the object's size for a plain or single-part ETag);
+  // empty when not verifiable from the start.
+  std::optional<PartLayout> layout() const { return layout_; }
 
   // Feeds bytes [offset, offset + data.size()). offset must equal fed() and the bytes must end by
   // size; otherwise the verifier becomes unverifiable. Returns verifiable() after the call.
@@ -63,12 +81,13 @@ class ObjectVerifier {
   // Constant after construction.
   const std::string etag_;  // unquoted
   const uint64_t size_;
-  std::optional<uint64_t> part_size_;
+  std::optional<PartLayout> layout_;
   bool multipart_ = false;
 
   bool verifiable_ = false;
   uint64_t fed_ = 0;
-  uint64_t in_part_ = 0;               // bytes fed into the current part
+  uint64_t part_index_ = 0;            // the current part (0-based)
+  uint64_t part_end_ = 0;              // bytes fed when the current part is complete
   std::optional<Md5Stream> part_md5_;  // the current part (the whole object when plain)
   std::string part_md5s_;              // binary MD5s of the finished parts (multipart)
   std::optional<Outcome> outcome_;     // set by the first Finish after all bytes were fed

@@ -32,6 +32,31 @@ using testing::FlippingClient;
 using testing::Pattern;
 using testing::PutObject;
 
+// An object uploaded in parts cut as layout says, with metadata; returns its ETag.
+std::string PutInParts(s3::ObjectClient& client, const std::string& key, std::string_view data,
+                       s3::PartLayout layout, const s3::UserMetadata& metadata) {
+  Result<std::string> id = client.CreateMultipartUpload(key, metadata, "");
+  EXPECT_TRUE(id.ok());
+  std::vector<s3::CompletedPart> parts;
+  for (uint64_t off = 0; off < data.size();) {
+    uint64_t n = std::min<uint64_t>(layout.PartSize(parts.size()), data.size() - off);
+    int number = static_cast<int>(parts.size() + 1);
+    Result<std::string> etag =
+        client.UploadPart(key, *id, number, s3::BodySource::FromView(data.substr(off, n)));
+    EXPECT_TRUE(etag.ok());
+    parts.push_back({number, etag.ok() ? *etag : ""});
+    off += n;
+  }
+  Result<std::string> etag = client.CompleteMultipartUpload(key, *id, parts);
+  EXPECT_TRUE(etag.ok());
+  return etag.ok() ? *etag : "";
+}
+
+// 31 MiB in parts of 5, 5, 10, 10 and 1 MiB: the one uniform part size that fits 5 parts of
+// 31 MiB is 7 MiB, which is not how the bytes were cut.
+constexpr s3::PartLayout kGrowing{5 * kMiB, 2};
+constexpr uint64_t kGrowingSize = 31 * kMiB;
+
 TEST(MemoryBudget, LeasesAreBoundedAndReturned) {
   MemoryBudget budget(10);
   MemoryBudget::Lease a = budget.TryAcquire(6);
@@ -80,6 +105,8 @@ TEST_F(WriteStreamTest, PartsGoUpWhileWritingAndTheObjectAppearsOnlyWhenFinished
   EXPECT_TRUE(etag->ends_with("-4\"")) << *etag;
   EXPECT_TRUE(*memory_.Data("a/big") == data);
   EXPECT_EQ(memory_.Info("a/big")->metadata.at("mode"), "33188");
+  // The object declares how it was cut: 5 MiB parts, doubling after every 1,000.
+  EXPECT_EQ(memory_.Info("a/big")->metadata.at("spacesfs-part-layout"), "5242880,1000");
   EXPECT_EQ(budget_.used(), 0u);
   EXPECT_LE(budget_.peak(), 4 * 5 * kMiB);  // max_parallel in flight + the one being filled
 }
@@ -96,6 +123,7 @@ TEST_F(WriteStreamTest, SmallObjectIsOnePutWithTheFinalMetadata) {
   ASSERT_TRUE(stream->Finish({{"mode", "33261"}}, "text/plain").ok());
   EXPECT_EQ(*memory_.Data("small"), "hello world");
   EXPECT_EQ(memory_.Info("small")->metadata.at("mode"), "33261");
+  EXPECT_EQ(memory_.Info("small")->metadata.count("spacesfs-part-layout"), 0u);
   EXPECT_EQ(memory_.RequestCount(Op::kPutObject), 1u);
   EXPECT_EQ(memory_.RequestCount(Op::kCreateMultipartUpload), 0u);
 }
@@ -267,6 +295,31 @@ TEST_F(ReadAheadTest, ConcurrentOutOfOrderReadsAreServedAndVerified) {
   for (auto& p : parts) back += p;
   EXPECT_TRUE(back == data);
 }
+TEST_F(ReadAheadTest, TheDeclaredPartLayoutVerifiesPartsOfGrowingSize) {
+  std::string data = Pattern(kGrowingSize, 9);
+  std::string etag = PutInParts(memory_, "g", data, kGrowing, {});
+  ASSERT_TRUE(etag.ends_with("-5\"")) << etag;
+  auto read_all = [&](s3::ObjectClient& client, std::optional<s3::PartLayout> layout) {
+    ReadAheadParams params = Params();
+    params.layout = layout;
+    ReadAhead reader(client, pool_, budget_, "g", etag, data.size(), params);
+    std::string back;
+    for (;;) {
+      Result<std::string> r = reader.Read(back.size(), 256 << 10);
+      if (!r.ok()) return r.status();
+      if (r->empty()) break;
+      back += *r;
+    }
+    EXPECT_TRUE(back == data);
+    return Status::Ok();
+  };
+  EXPECT_TRUE(read_all(memory_, kGrowing).ok());
+  FlippingClient flipping(memory_, 12 * kMiB + 3);  // in the third part (10 MiB)
+  EXPECT_EQ(read_all(flipping, kGrowing).code(), ErrorCode::kCorrupt);
+  // A derived uniform size would be 7 MiB: correct bytes, a wrong verdict. This is why the layout
+  // is declared, and why no size is derived above 1,000 parts, where streams grow their parts.
+  EXPECT_EQ(read_all(memory_, std::nullopt).code(), ErrorCode::kCorrupt);
+}
 
 // --- the Filesystem streaming through them ---
 
@@ -304,6 +357,21 @@ TEST_F(StreamingFilesystemTest, SequentialWriteStreamsWithoutStagingAndIsComplet
   EXPECT_TRUE(*memory_.Data("s") == data);
   EXPECT_EQ(ReadAll("s"), data);
   EXPECT_EQ(fs_->GetCounters().memory_in_use, 0u);
+  EXPECT_EQ(memory_.Info("s")->metadata.at("spacesfs-part-layout"), "5242880,1000");
+  // The layout is not an attribute change: unmounting writes no metadata copy.
+  fs_.reset();
+  EXPECT_EQ(memory_.RequestCount(Op::kCopyObject), 0u);
+}
+
+TEST_F(StreamingFilesystemTest, ReadsVerifyWithThePartLayoutTheObjectDeclares) {
+  std::string data = Pattern(kGrowingSize, 13);
+  PutInParts(memory_, "declared", data, kGrowing, {{"spacesfs-part-layout", "5242880,2"}});
+  EXPECT_TRUE(ReadAll("declared") == data);
+  // A declaration that is not a layout is ignored: equal 5 MiB parts are derived and checked.
+  std::string equal = Pattern(26 * kMiB, 14);
+  PutInParts(memory_, "junk", equal, s3::PartLayout{5 * kMiB, 0},
+             {{"spacesfs-part-layout", "five,never"}});
+  EXPECT_TRUE(ReadAll("junk") == equal);
 }
 
 TEST_F(StreamingFilesystemTest, ASeekBackWhileStreamingFallsBackAndKeepsEveryByte) {

@@ -33,10 +33,13 @@ std::string RandomBytes(size_t size, uint32_t seed) {
 std::string PlainEtag(std::string_view data) { return QuotedMd5Etag(Md5(data)); }
 
 // The ETag S3 gives data uploaded in parts of part_size, built from the parts' real MD5s.
-std::string MultipartEtagOf(std::string_view data, uint64_t part_size) {
+PartLayout Uniform(uint64_t part_size) { return PartLayout{part_size, 0}; }
+
+std::string MultipartEtagOf(std::string_view data, PartLayout layout) {
   std::vector<CompletedPart> parts;
   uint64_t offset = 0;
   do {
+    uint64_t part_size = layout.PartSize(parts.size());
     std::string_view part = data.substr(offset, part_size);
     parts.push_back(CompletedPart{static_cast<int>(parts.size() + 1), PlainEtag(part)});
     offset += part_size;
@@ -44,6 +47,10 @@ std::string MultipartEtagOf(std::string_view data, uint64_t part_size) {
   Result<std::string> etag = MultipartEtag(parts);
   EXPECT_TRUE(etag.ok()) << etag.status().ToString();
   return etag.ok() ? *etag : "";
+}
+
+std::string MultipartEtagOf(std::string_view data, uint64_t part_size) {
+  return MultipartEtagOf(data, Uniform(part_size));
 }
 
 // Feeds all of data in pieces of random sizes (0 to max_piece bytes) and finishes.
@@ -62,7 +69,7 @@ Outcome FeedInPieces(ObjectVerifier& v, std::string_view data, std::mt19937& rng
 }
 
 Outcome Verify(const std::string& etag, std::string_view data,
-               std::optional<uint64_t> hint = std::nullopt, size_t max_piece = 1 << 20,
+               std::optional<PartLayout> hint = std::nullopt, size_t max_piece = 1 << 20,
                uint32_t seed = 1) {
   ObjectVerifier v(etag, data.size(), hint);
   std::mt19937 rng(seed);
@@ -102,9 +109,9 @@ TEST(ObjectVerifierTest, MultipartEtagWithPartSizeHint) {
   std::string data = RandomBytes(20 * kMiB + 7, 3);
   std::string etag = MultipartEtagOf(data, 8 * kMiB);
   ASSERT_TRUE(etag.ends_with("-3\"")) << etag;
-  EXPECT_EQ(Verify(etag, data, 8 * kMiB), Outcome::kMatch);
+  EXPECT_EQ(Verify(etag, data, Uniform(8 * kMiB)), Outcome::kMatch);
   for (uint64_t at : {uint64_t{0}, 8 * kMiB - 1, 8 * kMiB, 12 * kMiB, 16 * kMiB, data.size() - 1}) {
-    EXPECT_EQ(Verify(etag, Flipped(data, at), 8 * kMiB), Outcome::kMismatch)
+    EXPECT_EQ(Verify(etag, Flipped(data, at), Uniform(8 * kMiB)), Outcome::kMismatch)
         << "byte " << at << " (part " << at / (8 * kMiB) + 1 << ") flipped";
   }
 }
@@ -128,7 +135,7 @@ TEST(ObjectVerifierTest, MultipartPartSizeDerivedWhenOnlyOneFits) {
   ASSERT_TRUE(etag.ends_with("-6\"")) << etag;
   ObjectVerifier probe(etag, data.size());
   ASSERT_TRUE(probe.verifiable());
-  EXPECT_EQ(probe.part_size(), 5 * kMiB);
+  EXPECT_EQ(probe.layout(), Uniform(5 * kMiB));
   EXPECT_EQ(Verify(etag, data), Outcome::kMatch);
   for (uint64_t part = 0; part < 6; ++part) {
     uint64_t at = part * 5 * kMiB + (part * 1'234'567) % (part == 5 ? 7 : 5 * kMiB);
@@ -143,21 +150,21 @@ TEST(ObjectVerifierTest, AmbiguousTwoPartsNeedTheHint) {
   ASSERT_TRUE(etag.ends_with("-2\"")) << etag;
   EXPECT_FALSE(ObjectVerifier(etag, data.size()).verifiable());
   EXPECT_EQ(Verify(etag, data), Outcome::kUnverifiable);
-  EXPECT_EQ(Verify(etag, data, 6 * kMiB), Outcome::kMatch);
-  EXPECT_EQ(Verify(etag, Flipped(data, 6 * kMiB + 1), 6 * kMiB), Outcome::kMismatch);
+  EXPECT_EQ(Verify(etag, data, Uniform(6 * kMiB)), Outcome::kMatch);
+  EXPECT_EQ(Verify(etag, Flipped(data, 6 * kMiB + 1), Uniform(6 * kMiB)), Outcome::kMismatch);
 }
 
 TEST(ObjectVerifierTest, HintThatCannotMakeTheSizeIsIgnored) {
   std::string data = RandomBytes(25 * kMiB + 7, 11);
   std::string etag = MultipartEtagOf(data, 5 * kMiB);
   // 6 parts of 4 MiB are only 24 MiB: the hint is ignored and the derived 5 MiB is used.
-  ObjectVerifier v(etag, data.size(), 4 * kMiB);
-  EXPECT_EQ(v.part_size(), 5 * kMiB);
-  EXPECT_EQ(Verify(etag, data, 4 * kMiB), Outcome::kMatch);
+  ObjectVerifier v(etag, data.size(), Uniform(4 * kMiB));
+  EXPECT_EQ(v.layout(), Uniform(5 * kMiB));
+  EXPECT_EQ(Verify(etag, data, Uniform(4 * kMiB)), Outcome::kMatch);
   // Ambiguous and a useless hint: unverifiable.
   std::string small = RandomBytes(12 * kMiB, 5);
   EXPECT_FALSE(
-      ObjectVerifier(MultipartEtagOf(small, 6 * kMiB), small.size(), 13 * kMiB).verifiable());
+      ObjectVerifier(MultipartEtagOf(small, 6 * kMiB), small.size(), Uniform(13 * kMiB)).verifiable());
 }
 
 TEST(ObjectVerifierTest, SinglePartMultipartEtag) {
@@ -254,8 +261,56 @@ TEST(ObjectVerifierTest, OtherEtagFormsAreUnverifiable) {
     EXPECT_EQ(v.fed(), 0u);
     EXPECT_EQ(v.Finish(), Outcome::kUnverifiable) << etag;
   }
-  // The largest part count S3 allows is accepted.
-  EXPECT_TRUE(ObjectVerifier(hex + "-10000", 10000 * 5 * kMiB).verifiable());
+  // The largest part count S3 allows is accepted with the uploader's layout.
+  EXPECT_TRUE(ObjectVerifier(hex + "-10000", 10000 * 5 * kMiB, Uniform(5 * kMiB)).verifiable());
+}
+
+TEST(ObjectVerifierTest, PartLayoutCountsUniformAndDoublingParts) {
+  EXPECT_EQ(Uniform(8 * kMiB).PartCount(0), 0u);
+  EXPECT_EQ(Uniform(8 * kMiB).PartCount(1), 1u);
+  EXPECT_EQ(Uniform(8 * kMiB).PartCount(16 * kMiB), 2u);
+  EXPECT_EQ(Uniform(8 * kMiB).PartCount(16 * kMiB + 1), 3u);
+  // spacesfs streams: 8 MiB parts, doubling after every 1,000.
+  const PartLayout stream{8 * kMiB, 1000};
+  EXPECT_EQ(stream.PartSize(999), 8 * kMiB);
+  EXPECT_EQ(stream.PartSize(1000), 16 * kMiB);
+  EXPECT_EQ(stream.PartSize(2000), 32 * kMiB);
+  EXPECT_EQ(stream.PartCount(1000 * 8 * kMiB), 1000u);
+  EXPECT_EQ(stream.PartCount(1000 * 8 * kMiB + 1), 1001u);
+  EXPECT_EQ(stream.PartCount(10240 * kMiB), 1140u);  // 1,000 x 8 MiB + 140 x 16 MiB
+  EXPECT_EQ(stream.PartCount(1000 * 8 * kMiB + 1000 * 16 * kMiB), 2000u);
+  EXPECT_EQ(stream.PartCount(1000 * 8 * kMiB + 1000 * 16 * kMiB + 1), 2001u);
+  // Doubling stops after 40 doublings (1 TiB parts from 1 byte): no overflow, no endless loop.
+  EXPECT_EQ((PartLayout{1, 1}).PartCount(UINT64_MAX), 40u + (1u << 24) - 1);
+  EXPECT_EQ((PartLayout{0, 1000}).PartCount(5), 0u);
+}
+
+TEST(ObjectVerifierTest, DoublingLayoutIsCheckedPartByPart) {
+  // 5 MiB parts doubling after every 2: 5, 5, 10, 10, then 20 MiB parts.
+  const PartLayout growing{5 * kMiB, 2};
+  std::string data = RandomBytes(45 * kMiB + 7, 12);
+  std::string etag = MultipartEtagOf(data, growing);
+  ASSERT_TRUE(etag.ends_with("-5\"")) << etag;
+  EXPECT_EQ(Verify(etag, data, growing), Outcome::kMatch);
+  for (uint64_t at : {uint64_t{1}, 5 * kMiB, 10 * kMiB + 3, 29 * kMiB, 30 * kMiB, data.size() - 1}) {
+    EXPECT_EQ(Verify(etag, Flipped(data, at), growing), Outcome::kMismatch) << "byte " << at;
+  }
+  // Declared uniform when it was not: every byte is right, and the parts disagree.
+  EXPECT_EQ(Verify(etag, data, Uniform(10 * kMiB)), Outcome::kMismatch);
+}
+
+TEST(ObjectVerifierTest, NoUniformPartSizeIsDerivedAboveAThousandParts) {
+  const std::string hex = "0123456789abcdef0123456789abcdef";
+  EXPECT_TRUE(ObjectVerifier(hex + "-1000", 1000 * 5 * kMiB).verifiable());
+  // 10,272 MiB in 1,142 parts: 9 MiB is the one uniform size that fits, but spacesfs (and goofys)
+  // cut those as 1,000 small parts and then larger ones. Without the layout: unverifiable.
+  const uint64_t size = 10272 * kMiB;
+  const PartLayout stream{8 * kMiB, 1000};
+  ASSERT_EQ(stream.PartCount(size), 1142u);
+  EXPECT_FALSE(ObjectVerifier(hex + "-1142", size).verifiable());
+  ObjectVerifier declared(hex + "-1142", size, stream);
+  EXPECT_TRUE(declared.verifiable());
+  EXPECT_EQ(declared.layout(), stream);
 }
 
 }  // namespace
