@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <functional>
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -31,7 +32,7 @@ using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 
 constexpr uint64_t kMaxSinglePartCopy = 5ull << 30;
-constexpr uint64_t kCopyPartSize = 1ull << 30;
+constexpr uint64_t kCopyPartSize = 128ull << 20;
 constexpr const char* kDirectoryContentType = "application/x-directory";
 
 int64_t WallNowNs() {
@@ -243,6 +244,13 @@ class Filesystem::Impl {
                                const std::string& content_type);
   Result<std::string> Upload(const std::string& key, const StagingFile& staging,
                              const s3::UserMetadata& metadata, const std::string& content_type);
+  // Creates a multipart upload of key with metadata (recorded in the journal), sends parts
+  // 1..count with send(upload id, part number) on the pool, upload_parallel at a time, and
+  // completes it; aborts it at the first failure. part_request names the part request in errors.
+  using PartSender = std::function<Result<std::string>(const std::string& upload_id, int number)>;
+  Result<std::string> UploadInParts(const std::string& key, const s3::UserMetadata& metadata,
+                                    const std::string& content_type, size_t count,
+                                    const char* part_request, const PartSender& send);
   Result<std::string> CopyKey(const std::string& from, const std::string& to, uint64_t size,
                               bool replace, const s3::UserMetadata& metadata,
                               const std::string& content_type);
@@ -1112,30 +1120,23 @@ Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std
     meta = head->metadata;
     type = head->content_type;
   }
-  meta[kPartLayoutKey] = FormatPartLayout(s3::PartLayout{kCopyPartSize, 0});
-  Result<std::string> id = client_.CreateMultipartUpload(to, meta, type);
-  if (!id.ok()) return FromServer(id.status(), "CREATE-MULTIPART", to);
-  std::vector<s3::CompletedPart> parts;
-  for (uint64_t off = 0; off < size; off += kCopyPartSize) {
-    s3::UploadPartCopyRequest part;
-    part.source_key = from;
-    part.destination_key = to;
-    part.upload_id = *id;
-    part.part_number = static_cast<int>(parts.size() + 1);
-    part.source_range = s3::ByteRange{off, std::min(size, off + kCopyPartSize) - 1};
-    Result<std::string> etag = client_.UploadPartCopy(part);
-    if (!etag.ok()) {
-      (void)client_.AbortMultipartUpload(to, *id);
-      return FromServer(etag.status(), "UPLOAD-PART-COPY", to);
-    }
-    parts.push_back({part.part_number, *etag});
-  }
-  Result<std::string> etag = client_.CompleteMultipartUpload(to, *id, parts);
-  if (!etag.ok()) {
-    (void)client_.AbortMultipartUpload(to, *id);
-    return FromServer(etag.status(), "COMPLETE-MULTIPART", to);
-  }
-  return etag;
+  // Parts small enough for a server to copy well within the client's request timeouts (a server
+  // sends nothing until a part is copied).
+  uint64_t part_size = kCopyPartSize;
+  while ((size + part_size - 1) / part_size > 10000) part_size *= 2;
+  meta[kPartLayoutKey] = FormatPartLayout(s3::PartLayout{part_size, 0});
+  return UploadInParts(
+      to, meta, type, (size + part_size - 1) / part_size, "UPLOAD-PART-COPY",
+      [&](const std::string& id, int number) {
+        s3::UploadPartCopyRequest part;
+        part.source_key = from;
+        part.destination_key = to;
+        part.upload_id = id;
+        part.part_number = number;
+        uint64_t off = static_cast<uint64_t>(number - 1) * part_size;
+        part.source_range = s3::ByteRange{off, std::min(size, off + part_size) - 1};
+        return client_.UploadPartCopy(part);
+      });
 }
 
 // A directory without a marker exists only through the keys below it. When the mount removes
@@ -1415,7 +1416,22 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
   while ((size + part_size - 1) / part_size > 10000) part_size *= 2;
   s3::UserMetadata upload_metadata = metadata;
   upload_metadata[kPartLayoutKey] = FormatPartLayout(s3::PartLayout{part_size, 0});
-  Result<std::string> id = client_.CreateMultipartUpload(key, upload_metadata, content_type);
+  // Parts go up from the staging file (no copy in memory).
+  return UploadInParts(key, upload_metadata, content_type, (size + part_size - 1) / part_size,
+                       "UPLOAD-PART", [&](const std::string& id, int number) {
+                         uint64_t off = static_cast<uint64_t>(number - 1) * part_size;
+                         return client_.UploadPart(
+                             key, id, number,
+                             staging.Body(off, std::min(part_size, size - off)));
+                       });
+}
+
+Result<std::string> Filesystem::Impl::UploadInParts(const std::string& key,
+                                                    const s3::UserMetadata& metadata,
+                                                    const std::string& content_type, size_t count,
+                                                    const char* part_request,
+                                                    const PartSender& send) {
+  Result<std::string> id = client_.CreateMultipartUpload(key, metadata, content_type);
   if (!id.ok()) return FromServer(id.status(), "CREATE-MULTIPART", key);
   JournalStarted(key, *id);
   struct Ended {
@@ -1423,28 +1439,24 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
     const std::string& id;
     ~Ended() { impl->JournalEnded(id); }
   } ended{this, *id};
-  // Parts go up from the staging file (no copy in memory), upload_parallel at a time.
   struct Progress {
     std::mutex mu;
     std::condition_variable cv;
     size_t in_flight = 0;
     Status error;
   } progress;
-  std::vector<s3::CompletedPart> parts;
-  parts.reserve((size + part_size - 1) / part_size);  // tasks hold pointers into it
+  std::vector<s3::CompletedPart> parts(count);  // tasks hold pointers into it
   size_t parallel = std::max<size_t>(options_.upload_parallel, 1);
-  for (uint64_t off = 0; off < size; off += part_size) {
-    int number = static_cast<int>(parts.size() + 1);
-    parts.push_back({number, ""});
+  for (size_t i = 0; i < count; ++i) {
     std::unique_lock lock(progress.mu);
     progress.cv.wait(lock, [&] { return progress.in_flight < parallel; });
     if (!progress.error.ok()) break;
     progress.in_flight++;
     lock.unlock();
-    s3::BodySource body = staging.Body(off, std::min(part_size, size - off));
-    s3::CompletedPart* part = &parts.back();
-    pool_.Submit([this, &progress, &key, &id, number, body, part] {
-      Result<std::string> etag = client_.UploadPart(key, *id, number, body);
+    s3::CompletedPart* part = &parts[i];
+    part->part_number = static_cast<int>(i + 1);
+    pool_.Submit([&progress, &send, &id, part] {
+      Result<std::string> etag = send(*id, part->part_number);
       std::lock_guard plock(progress.mu);
       if (etag.ok()) {
         part->etag = *etag;
@@ -1461,7 +1473,7 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
   }
   if (!progress.error.ok()) {
     (void)client_.AbortMultipartUpload(key, *id);
-    return FromServer(progress.error, "UPLOAD-PART", key);
+    return FromServer(progress.error, part_request, key);
   }
   Result<std::string> etag = client_.CompleteMultipartUpload(key, *id, parts);
   if (!etag.ok()) {
