@@ -12,6 +12,7 @@
 
 #include "s3/client_config.h"
 #include "s3/curl_object_client.h"
+#include "support/daemon.h"
 #include "support/e2e.h"
 #include "support/tenant_client.h"
 
@@ -22,6 +23,7 @@ using testing::RunShell;
 using testing::ShellQuote;
 using testing::GetBody;
 using testing::KeysUnder;
+using testing::PeakRssMib;
 using testing::TenantClient;
 
 class ShellCommandsTest : public ::testing::Test {
@@ -217,16 +219,6 @@ TEST_F(ShellCommandsTest, ListsTenThousandObjects) {
   ASSERT_EQ(failures.load(), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   EXPECT_EQ(Sh("ls -l many | grep -c '^-'"), "10000\n");
-}
-
-// The daemon's peak resident memory (VmHWM), in MiB.
-uint64_t PeakRssMib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) / 1024;
-  }
-  return 0;
 }
 
 TEST_F(ShellCommandsTest, OneGibFileRoundTripsBitForBit) {

@@ -3,13 +3,13 @@
 # make sure only daemons started for THIS $CEPH_DIR are ever signalled.
 #
 # Env (all optional): CEPH_DIR=/tmp/spacesfs-rgw  RGW_PORT=7480  MON_PORT=6789  MON_PORT_V2=3300
-#                     MEMSTORE_BYTES=4294967296
+#                     MEMSTORE_BYTES=17179869184
 
 CEPH_DIR=$(realpath -m "${CEPH_DIR:-/tmp/spacesfs-rgw}")
 RGW_PORT=${RGW_PORT:-7480}
 MON_PORT=${MON_PORT:-6789}
 MON_PORT_V2=${MON_PORT_V2:-3300}
-MEMSTORE_BYTES=${MEMSTORE_BYTES:-4294967296}
+MEMSTORE_BYTES=${MEMSTORE_BYTES:-17179869184}
 for _v in RGW_PORT MON_PORT MON_PORT_V2; do
   if ! [[ ${!_v} =~ ^[0-9]+$ ]] || [ "${!_v}" -lt 1 ] || [ "${!_v}" -gt 65535 ]; then
     echo "$(basename "$0"): $_v='${!_v}' is not a TCP port" >&2; exit 1

@@ -1,6 +1,6 @@
 // End-to-end test support for daemonised mounts (made by mount(8), or by spacesfs without -f):
 // find the daemon behind a mount point, wait for it to exit, count mounts on a path, and make sure
-// the Linux test users exist.
+// the Linux test users exist, and read a daemon's peak memory.
 //
 // Threading: single-threaded test code.
 #pragma once
@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -30,6 +32,16 @@ inline pid_t DaemonPid(const std::string& mountpoint, const std::string& as_user
   long long value;
   while (in >> name >> value) {
     if (name == "pid") return static_cast<pid_t>(value);
+  }
+  return 0;
+}
+
+// The peak resident memory (VmHWM) of process pid, in MiB; 0 when it cannot be read.
+inline uint64_t PeakRssMib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) / 1024;
   }
   return 0;
 }
