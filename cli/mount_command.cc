@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -32,7 +33,8 @@ constexpr const char* kUsage =
     "usage: spacesfs SPACE[:/PREFIX] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
     "       options: profile=NAME, credentials=FILE, uid=, gid=, umask=, file_mode=, dir_mode=,\n"
     "       allow_other, allow_root, default_permissions, ro, attr_timeout=, entry_timeout=,\n"
-    "       negative_timeout=, stop_timeout=, noexec, memory_budget=, part_size=,\n"
+    "       negative_timeout=, stop_timeout=, connect_timeout=, request_timeout=, retries=,\n"
+    "       noexec, memory_budget=, part_size=,\n"
     "       upload_parallel=, max_read_ahead=, staging_dir=, state_dir=, cache=, cache_size=,\n"
     "       log_level=, log_file=, fsname=\n";
 
@@ -209,7 +211,14 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   }
   // Only `read` grants: the whole mount is read-only (`ro` in its options, EROFS for writes).
   const bool read_only = options->read_only || scope->read_only();
-  Result<std::unique_ptr<s3::CurlObjectClient>> client = OpenSpace(*profile, target->space);
+  RequestLimits limits;
+  limits.connect_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(options->connect_timeout * 1000));
+  limits.stall_timeout =
+      std::chrono::seconds(static_cast<int64_t>(std::ceil(options->request_timeout)));
+  limits.max_attempts = options->retries + 1;
+  Result<std::unique_ptr<s3::CurlObjectClient>> client =
+      OpenSpace(*profile, target->space, limits);
   if (!client.ok()) return Fail(client.status().message());
 
   // The first request: proves the endpoint answers, the Space exists and the key is accepted.

@@ -233,6 +233,24 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
       } else if (name == "state_dir") {
         st = need_value();
         o.state_dir = value;
+      } else if (name == "connect_timeout" || name == "request_timeout") {
+        st = need_value();
+        if (st.ok()) {
+          Result<double> s = ParseSeconds(name, value);
+          if (!s.ok()) return s.status();
+          if (*s < 1 || *s > 3600) {
+            return ConfigError("mount option '" + name + "' must be 1 to 3600 seconds");
+          }
+          (name == "connect_timeout" ? o.connect_timeout : o.request_timeout) = *s;
+        }
+      } else if (name == "retries") {
+        st = need_value();
+        if (st.ok()) {
+          Result<uint64_t> n = ParseUnsigned(name, value);
+          if (!n.ok()) return n.status();
+          if (*n > 10) return ConfigError("mount option 'retries' must be 0 to 10");
+          o.retries = static_cast<int>(*n);
+        }
       } else if (name == "attr_timeout" || name == "entry_timeout" || name == "negative_timeout" ||
                  name == "stop_timeout") {
         st = need_value();

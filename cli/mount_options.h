@@ -44,6 +44,9 @@ struct MountOptions {
   bool read_only = false;
   bool no_exec = false;                    // noexec: programs on the mount cannot be executed
   double stop_timeout = 30.0;              // seconds SIGTERM waits for files open for writing
+  double connect_timeout = 10.0;           // seconds to connect to the server
+  double request_timeout = 30.0;           // seconds a request may move under 1 KiB/s (stalled)
+  int retries = 4;                         // attempts after the first, for retryable failures
   std::string staging_dir;                 // "" = $TMPDIR or /var/tmp
   uint64_t memory_budget = 128ull << 20;   // read-ahead and upload buffers together
   uint64_t part_size = 8ull << 20;         // multipart part size

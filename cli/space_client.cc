@@ -28,13 +28,17 @@ s3::SigningKey SigningKeyOf(const auth::Profile& profile) {
 }
 
 Result<std::unique_ptr<s3::CurlObjectClient>> OpenSpace(const auth::Profile& profile,
-                                                        const std::string& space) {
+                                                        const std::string& space,
+                                                        const RequestLimits& limits) {
   s3::ClientConfig config;
   config.endpoint = profile.endpoint;
   config.region = profile.region;
   config.bucket = space;
   config.key = SigningKeyOf(profile);
   config.addressing = profile.path_style ? s3::Addressing::kPath : s3::Addressing::kAuto;
+  config.connect_timeout = limits.connect_timeout;
+  config.low_speed_time = limits.stall_timeout;
+  config.max_attempts = limits.max_attempts;
   return s3::CurlObjectClient::Create(std::move(config));
 }
 

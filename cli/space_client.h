@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -24,9 +25,17 @@ std::string DefaultCredentialFileFor(uid_t uid);
 // Loads `profile` from `file` ("" = DefaultCredentialFileFor(getuid())), owned by the caller.
 Result<auth::Profile> LoadCallerProfile(const std::string& file, const std::string& profile);
 
+// How long a request may wait on the server, and how often a retryable failure is retried.
+struct RequestLimits {
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::seconds stall_timeout{30};  // under 1 KiB/s for this long: abandoned (kTimeout)
+  int max_attempts = 5;                    // the first and the retries
+};
+
 // A client for `space` with the profile's key, region and endpoint.
 Result<std::unique_ptr<s3::CurlObjectClient>> OpenSpace(const auth::Profile& profile,
-                                                        const std::string& space);
+                                                        const std::string& space,
+                                                        const RequestLimits& limits = {});
 
 // The profile's key in the form the S3 client signs with.
 s3::SigningKey SigningKeyOf(const auth::Profile& profile);

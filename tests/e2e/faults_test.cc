@@ -63,12 +63,14 @@ class FaultsTest : public ::testing::Test {
     }
   }
 
-  void Mount() {
+  // extra_options: more mount options, each starting with a comma.
+  void Mount(const std::string& extra_options = "") {
     mount_ = std::make_unique<testing::TestMount>(
         SPACESFS_BINARY,
         std::vector<std::string>{"team-a:/" + prefix_, mnt_, "-o",
                                  "profile=owner,credentials=" + credentials_ +
-                                     ",attr_timeout=1,entry_timeout=1,negative_timeout=1"},
+                                     ",attr_timeout=1,entry_timeout=1,negative_timeout=1" +
+                                     extra_options},
         mnt_);
     ASSERT_TRUE(mount_->mounted()) << mount_->log();
   }
@@ -267,6 +269,35 @@ TEST_F(FaultsTest, ServerGoneGivesEioInBoundedTimeAndTheMountRecovers) {
     EXPECT_TRUE(state == "absent" || state == "empty" || state == "full") << name << ": " << state;
   }
   EXPECT_EQ(kill(mount_->pid(), 0), 0) << "the daemon died:\n" << mount_->log();
+}
+
+// A server that accepts requests and never answers them: each request is abandoned after
+// request_timeout, sent retries more times, and the syscall fails with EIO after those limits, not
+// after the defaults' (30 s x 5 attempts per request). The mount works again once answers come.
+TEST_F(FaultsTest, AStalledServerFailsWithinTheConfiguredRequestTimeout) {
+  ASSERT_NO_FATAL_FAILURE(Mount(",request_timeout=2,retries=1"));
+  s3::PutObjectRequest put;
+  put.key = prefix_ + "unseen";
+  put.body = s3::BodySource::FromView("server data");
+  ASSERT_TRUE(direct_->PutObject(put).ok());
+  ASSERT_TRUE(proxy_->Configure(
+      R"({"fault_rate": 1.0, "faults": ["stall"], "stall_seconds": 600, "methods": ["GET", "HEAD"]})"));
+  auto start = Clock::now();
+  testing::CommandResult read = RunShell("cat " + ShellQuote(mnt_ + "/unseen"));
+  double seconds = SecondsSince(start);
+  std::printf("stalled server, request_timeout=2, retries=1: cat failed after %.1f s (%s)\n", seconds,
+              proxy_->Stats().c_str());
+  EXPECT_NE(read.exit_code, 0) << read.output;
+  EXPECT_NE(read.output.find("Input/output error"), std::string::npos) << read.output;
+  EXPECT_GE(seconds, 3.5) << "two attempts of 2 s each were expected to be waited out";
+  EXPECT_LT(seconds, 15);
+  EXPECT_GE(proxy_->Counter("faults", "stall"), 2);
+
+  ASSERT_TRUE(proxy_->Configure(R"({"fault_rate": 0})"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // cached failures expire
+  testing::CommandResult again = RunShell("cat " + ShellQuote(mnt_ + "/unseen"));
+  EXPECT_EQ(again.exit_code, 0) << again.output << mount_->log();
+  EXPECT_EQ(again.output, "server data");
 }
 
 // The server answers, but every request fails (connection reset, or 500): EIO within

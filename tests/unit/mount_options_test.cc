@@ -201,5 +201,26 @@ TEST(MountOptionsTest, StopTimeoutIsSeconds) {
             std::string::npos);
 }
 
+TEST(MountOptionsTest, RequestTimeoutsAndRetries) {
+  Result<MountOptions> defaults = ParseMountOptions({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_DOUBLE_EQ(defaults->connect_timeout, 10.0);
+  EXPECT_DOUBLE_EQ(defaults->request_timeout, 30.0);
+  EXPECT_EQ(defaults->retries, 4);
+  Result<MountOptions> o = ParseMountOptions({"connect_timeout=3,request_timeout=5", "retries=0"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_DOUBLE_EQ(o->connect_timeout, 3.0);
+  EXPECT_DOUBLE_EQ(o->request_timeout, 5.0);
+  EXPECT_EQ(o->retries, 0);
+  for (const char* bad : {"request_timeout=0", "request_timeout=0.5", "connect_timeout=4000",
+                          "retries=11", "retries=-1", "retries=two", "request_timeout"}) {
+    Result<MountOptions> r = ParseMountOptions({bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    std::string name = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(r.status().message().find("'" + name + "'"), std::string::npos)
+        << bad << ": " << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace spacesfs::cli
