@@ -1737,21 +1737,29 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
 Result<std::string> Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key,
                                                  uint64_t offset, size_t size) {
   std::shared_ptr<ReadAhead> reader;
-  // The part layout the version the inode knows declares (taken before handle.mu: mu_ comes first).
-  std::string known_etag;
-  std::optional<s3::PartLayout> known_layout;
-  {
-    std::lock_guard lock(mu_);
-    Inode* inode = FindInode(handle.ino);
-    if (inode != nullptr && inode->metadata_known) {
-      known_etag = inode->etag;
-      known_layout = PartLayoutFromMetadata(inode->metadata);
-    }
-  }
+  auto current = [&handle] {  // REQUIRES handle.mu
+    return handle.reader && handle.reader->etag() == handle.etag &&
+           handle.reader->size() == handle.size;
+  };
   {
     std::lock_guard hlock(handle.mu);
-    if (!handle.reader || handle.reader->etag() != handle.etag ||
-        handle.reader->size() != handle.size) {
+    if (current()) reader = handle.reader;
+  }
+  if (!reader) {
+    // A new reader: with the part layout the inode's version declares (read before handle.mu,
+    // since mu_ comes first).
+    std::string known_etag;
+    std::optional<s3::PartLayout> known_layout;
+    {
+      std::lock_guard lock(mu_);
+      Inode* inode = FindInode(handle.ino);
+      if (inode != nullptr && inode->metadata_known) {
+        known_etag = inode->etag;
+        known_layout = PartLayoutFromMetadata(inode->metadata);
+      }
+    }
+    std::lock_guard hlock(handle.mu);
+    if (!current()) {
       ReadAheadParams params;
       params.min_window = std::max<uint64_t>(options_.min_read_ahead, 4096);
       params.max_window = std::max(options_.max_read_ahead, params.min_window);
