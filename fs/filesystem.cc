@@ -11,10 +11,12 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
 
+#include "fs/buffer_pool.h"
 #include "fs/counting_client.h"
 #include "fs/memory_budget.h"
 #include "fs/names.h"
@@ -162,7 +164,7 @@ class Filesystem::Impl {
   Result<OpenReply> Open(const Caller& caller, InodeId ino, int flags, bool created);
   Result<CreateReply> Create(const Caller& caller, InodeId parent, std::string_view name,
                              uint32_t mode, int flags);
-  Result<std::string> Read(FileHandle fh, uint64_t offset, size_t size);
+  Status Read(FileHandle fh, uint64_t offset, size_t size, std::string* out);
   Result<size_t> Write(FileHandle fh, uint64_t offset, std::string_view data);
   Status Flush(FileHandle fh);
   Status Release(FileHandle fh);
@@ -258,8 +260,8 @@ class Filesystem::Impl {
   Status FlushFilesUnder(const std::string& path);
   void KeepDirectory(InodeId dir);
   Result<std::shared_ptr<Handle>> GetHandle(FileHandle fh);
-  Result<std::string> ReadRemote(Handle& handle, const std::string& key, uint64_t offset,
-                                 size_t size);
+  Status ReadRemote(Handle& handle, const std::string& key, uint64_t offset, size_t size,
+                    std::string* out);
   void FlusherLoop();
   // Records multipart uploads in the journal (failures are logged: the upload goes on).
   void JournalStarted(const std::string& key, const std::string& upload_id);
@@ -271,6 +273,7 @@ class Filesystem::Impl {
   const Options options_;
   const int64_t mount_time_ns_;
   MemoryBudget budget_;
+  BufferPool buffers_;  // read-ahead chunk buffers kept for reuse
   std::unique_ptr<UploadJournal> journal_;  // null without a state_dir (or if it cannot be opened)
   WorkerPool pool_;  // after budget_, journal_ and client_: its tasks use them until it is joined
 
@@ -305,6 +308,7 @@ Filesystem::Impl::Impl(s3::ObjectClient& client, Options options)
       options_(std::move(options)),
       mount_time_ns_(WallNowNs()),
       budget_(options_.memory_budget),
+      buffers_(std::min<uint64_t>(options_.memory_budget / 4, 32ull << 20)),
       pool_(options_.request_threads),
       scope_(options_.scope) {
   Inode root;
@@ -1734,8 +1738,8 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
   return reply;
 }
 
-Result<std::string> Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key,
-                                                 uint64_t offset, size_t size) {
+Status Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key, uint64_t offset,
+                                    size_t size, std::string* out) {
   std::shared_ptr<ReadAhead> reader;
   auto current = [&handle] {  // REQUIRES handle.mu
     return handle.reader && handle.reader->etag() == handle.etag &&
@@ -1765,24 +1769,26 @@ Result<std::string> Filesystem::Impl::ReadRemote(Handle& handle, const std::stri
       params.max_window = std::max(options_.max_read_ahead, params.min_window);
       params.chunk_size = std::max(options_.read_chunk, params.min_window);
       params.cache = options_.disk_cache.get();
+      params.buffers = &buffers_;
       if (known_etag == handle.etag) params.layout = known_layout;
       handle.reader = std::make_shared<ReadAhead>(client_, pool_, budget_, key, handle.etag,
                                                   handle.size, params);
     }
     reader = handle.reader;  // kept alive if a later read replaces it (a new version)
   }
-  Result<std::string> data = reader->Read(offset, size);
-  if (!data.ok()) {
-    if (data.status().code() == ErrorCode::kStale || data.status().code() == ErrorCode::kCorrupt) {
-      spdlog::warn("GET {}: {}", key, data.status().ToString());
-      return data.status();
+  Status s = reader->Read(offset, size, out);
+  if (!s.ok()) {
+    if (s.code() == ErrorCode::kStale || s.code() == ErrorCode::kCorrupt) {
+      spdlog::warn("GET {}: {}", key, s.ToString());
+      return s;
     }
-    return FromServer(data.status(), "GET", key);
+    return FromServer(s, "GET", key);
   }
-  return data;
+  return Status::Ok();
 }
 
-Result<std::string> Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size) {
+Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, std::string* out) {
+  out->clear();
   Result<std::shared_ptr<Handle>> handle = GetHandle(fh);
   if (!handle.ok()) return handle.status();
   Handle& h = **handle;
@@ -1799,21 +1805,31 @@ Result<std::string> Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_
     std::lock_guard flock(h.file->mu);
     OpenFile& file = *h.file;
     if (file.stream) {
-      std::string buffered;
       uint64_t end = std::min<uint64_t>(file.stream->size(), offset + size);
-      if (offset >= end) return std::string();
-      if (file.stream->ReadBuffered(offset, end - offset, &buffered)) return buffered;
+      if (offset >= end) return Status::Ok();
+      if (file.stream->ReadBuffered(offset, end - offset, out)) return Status::Ok();
       // Bytes already sent: complete the object, then read it like any other.
       SPACESFS_RETURN_IF_ERROR(UploadLocked(h.ino, file));
     }
-    if (file.staging) return file.staging->Read(offset, size);
-    if (file.dirty) return std::string();  // truncated to empty, not written since
+    if (file.staging) {
+      uint64_t end = std::min<uint64_t>(file.staging->size(), offset + size);
+      if (offset >= end) return Status::Ok();
+      out->resize(end - offset);
+      Result<size_t> n = file.staging->ReadInto(offset, std::span<char>(out->data(), out->size()));
+      if (!n.ok()) {
+        out->clear();
+        return n.status();
+      }
+      out->resize(*n);
+      return Status::Ok();
+    }
+    if (file.dirty) return Status::Ok();  // truncated to empty, not written since
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(h.ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     key = Key(inode->path);
   }
-  return ReadRemote(h, key, offset, size);
+  return ReadRemote(h, key, offset, size, out);
 }
 
 Result<bool> Filesystem::Impl::TryStreamWrite(InodeId ino, OpenFile& file, uint64_t offset,
@@ -2374,7 +2390,12 @@ Result<CreateReply> Filesystem::Create(const Caller& caller, InodeId parent,
   return impl_->Create(caller, parent, name, mode, flags);
 }
 Result<std::string> Filesystem::Read(FileHandle fh, uint64_t offset, size_t size) {
-  return impl_->Read(fh, offset, size);
+  std::string out;
+  SPACESFS_RETURN_IF_ERROR(impl_->Read(fh, offset, size, &out));
+  return out;
+}
+Status Filesystem::ReadInto(FileHandle fh, uint64_t offset, size_t size, std::string* out) {
+  return impl_->Read(fh, offset, size, out);
 }
 Result<size_t> Filesystem::Write(FileHandle fh, uint64_t offset, std::string_view data) {
   return impl_->Write(fh, offset, data);

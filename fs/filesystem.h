@@ -322,6 +322,9 @@ class Filesystem {
                              uint32_t mode, int flags);
   // Returns up to size bytes (fewer only at end of file).
   Result<std::string> Read(FileHandle fh, uint64_t offset, size_t size);
+  // The same into *out (its old contents replaced, its capacity reused: a caller that keeps one
+  // buffer per thread makes no allocation per read).
+  Status ReadInto(FileHandle fh, uint64_t offset, size_t size, std::string* out);
   // Returns the number of bytes written (all of data). With O_APPEND offset is the end of file.
   Result<size_t> Write(FileHandle fh, uint64_t offset, std::string_view data);
   // Upload if dirty. OK means the data is on the server (or the file was unlinked).

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 
+#include "fs/buffer_pool.h"
 #include "fs/disk_cache.h"
 #include "s3/object_verifier.h"
 
@@ -13,6 +14,14 @@ namespace spacesfs::fs {
 namespace {
 
 struct Chunk {
+  explicit Chunk(BufferPool* pool) : buffers(pool) {}
+  ~Chunk() {
+    if (buffers != nullptr) buffers->Give(std::move(data));
+  }
+  Chunk(const Chunk&) = delete;
+  Chunk& operator=(const Chunk&) = delete;
+
+  BufferPool* const buffers;  // where data goes back to, if set
   uint64_t start = 0;
   uint64_t len = 0;
   bool ready = false;  // data (or error) is final
@@ -128,14 +137,15 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
       len = ChunkEnd(std::min(std::max(needed_end - fetched_end, params.min_window),
                               size - fetched_end) + fetched_end) - fetched_end;
     }
-    auto chunk = std::make_shared<Chunk>();
+    auto chunk = std::make_shared<Chunk>(params.buffers);
     chunk->start = fetched_end;
     chunk->len = len;
     chunk->lease = std::move(lease);
     chunks[chunk->start] = chunk;
     fetched_end += len;
     pool.Submit([self, chunk]() mutable {
-      std::string data;
+      BufferPool* buffers = self->params.buffers;
+      std::string data = buffers != nullptr ? buffers->Take(chunk->len) : std::string();
       Status s = self->Load(chunk->start, chunk->len, &data);
       std::lock_guard lock(self->mu);
       chunk->data = std::move(data);
@@ -245,8 +255,15 @@ const std::string& ReadAhead::etag() const { return state_->etag; }
 uint64_t ReadAhead::size() const { return state_->size; }
 
 Result<std::string> ReadAhead::Read(uint64_t offset, size_t n) {
+  std::string out;
+  SPACESFS_RETURN_IF_ERROR(Read(offset, n, &out));
+  return out;
+}
+
+Status ReadAhead::Read(uint64_t offset, size_t n, std::string* out) {
   State& st = *state_;
-  if (offset >= st.size || n == 0) return std::string();
+  out->clear();
+  if (offset >= st.size || n == 0) return Status::Ok();
   uint64_t end = std::min<uint64_t>(st.size, offset + n);
   std::unique_lock lock(st.mu);
   if (st.corrupt) {
@@ -262,13 +279,18 @@ Result<std::string> ReadAhead::Read(uint64_t offset, size_t n) {
     st.DropAll();
     st.next_offset = end;
     lock.unlock();
-    std::string data;
-    Status s = st.LoadRandom(offset, end - offset, &data);
-    if (!s.ok()) return s;
+    Status s = st.LoadRandom(offset, end - offset, out);
+    if (!s.ok()) {
+      out->clear();
+      return s;
+    }
     lock.lock();
-    if (st.verifier && st.verifier->fed() == offset) (void)st.verifier->Feed(offset, data);
-    if (Status c = st.CheckEnd(); !c.ok()) return c;
-    return data;
+    if (st.verifier && st.verifier->fed() == offset) (void)st.verifier->Feed(offset, *out);
+    if (Status c = st.CheckEnd(); !c.ok()) {
+      out->clear();
+      return c;
+    }
+    return Status::Ok();
   }
   if (!st.sequential || !in_window) {
     // A new sequential run starts here.
@@ -286,8 +308,7 @@ Result<std::string> ReadAhead::Read(uint64_t offset, size_t n) {
   ahead = std::min(ahead, std::max(st.params.min_window, free / 2));
   st.FetchAhead(end, std::min(st.size, end + ahead), state_);
   // Wait for the chunks covering [offset, end).
-  std::string out;
-  out.reserve(end - offset);
+  out->reserve(end - offset);
   uint64_t pos = offset;
   while (pos < end) {
     auto it = st.chunks.upper_bound(pos);
@@ -301,13 +322,17 @@ Result<std::string> ReadAhead::Read(uint64_t offset, size_t n) {
       st.chunks.erase(st.chunks.find(chunk->start), st.chunks.end());
       st.fetched_end = chunk->start;
       if (st.chunks.empty()) st.sequential = false;
+      out->clear();
       return error;
     }
     uint64_t take = std::min(end, chunk->start + chunk->len) - pos;
-    out.append(chunk->data, pos - chunk->start, take);
+    out->append(chunk->data, pos - chunk->start, take);
     pos += take;
   }
-  if (pos != end) return Status(ErrorCode::kInternal, st.key + ": read-ahead lost a chunk");
+  if (pos != end) {
+    out->clear();
+    return Status(ErrorCode::kInternal, st.key + ": read-ahead lost a chunk");
+  }
   st.next_offset = std::max(st.next_offset, end);
   st.Advance(offset);
   if (end == st.size && st.verifier) {
@@ -319,8 +344,11 @@ Result<std::string> ReadAhead::Read(uint64_t offset, size_t n) {
     });
     st.Advance(offset);
   }
-  if (Status c = st.CheckEnd(); !c.ok()) return c;
-  return out;
+  if (Status c = st.CheckEnd(); !c.ok()) {
+    out->clear();
+    return c;
+  }
+  return Status::Ok();
 }
 
 }  // namespace spacesfs::fs

@@ -39,6 +39,7 @@
 
 namespace spacesfs::fs {
 
+class BufferPool;
 class DiskCache;
 
 struct ReadAheadParams {
@@ -49,6 +50,7 @@ struct ReadAheadParams {
   std::optional<s3::PartLayout> layout;  // how the uploader cut the object, if it declared it
   DiskCache* cache = nullptr;         // optional; must outlive the ReadAhead's fetches
   uint64_t cache_block = 1ull << 20;  // alignment of cached blocks (with a cache)
+  BufferPool* buffers = nullptr;      // optional; chunk buffers come from and go back to it
 };
 
 class ReadAhead {
@@ -60,7 +62,9 @@ class ReadAhead {
   ReadAhead(const ReadAhead&) = delete;
   ReadAhead& operator=(const ReadAhead&) = delete;
 
-  // Up to size bytes at offset (fewer only at the end of the object).
+  // Up to size bytes at offset (fewer only at the end of the object), into *out (replacing what
+  // it held; its capacity is reused, so a caller that keeps one buffer makes no allocation).
+  Status Read(uint64_t offset, size_t size, std::string* out);
   Result<std::string> Read(uint64_t offset, size_t size);
 
   const std::string& etag() const;

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "fs/buffer_pool.h"
 #include "fs/counting_client.h"
 #include "fs/filesystem.h"
 #include "fs/memory_budget.h"
@@ -209,6 +210,30 @@ TEST_F(ReadAheadTest, SequentialReadsArePrefetchedInGrowingChunks) {
   // 160 kernel-sized reads became a dozen or so GETs of up to 2 MiB.
   EXPECT_LE(memory_.RequestCount(Op::kGetObject), 16u);
   EXPECT_LE(budget_.peak(), 32 * kMiB);
+}
+
+TEST_F(ReadAheadTest, ChunkBuffersAreReusedAlongASequentialRead) {
+  std::string data = Pattern(48 * kMiB + 5, 11);
+  PutObject(memory_, "reuse", data);
+  BufferPool buffers(16 * kMiB);
+  ReadAheadParams params = Params();
+  params.buffers = &buffers;
+  ReadAhead reader(memory_, pool_, budget_, "reuse", memory_.Info("reuse")->etag, data.size(),
+                   params);
+  std::string back;
+  std::string out;
+  for (;;) {
+    ASSERT_TRUE(reader.Read(back.size(), 1 << 20, &out).ok());
+    if (out.empty()) break;
+    back += out;
+  }
+  EXPECT_TRUE(back == data);
+  // About 28 chunks: growing ones (256 KiB to 1 MiB), then 2 MiB ones; a window of 8 MiB holds
+  // about 4 of those at once. Only the window's worth is new memory (each growing size once):
+  // the other chunks reuse the buffers of chunks the reader has passed.
+  EXPECT_GE(buffers.reused(), 14u) << buffers.allocated() << " allocated";
+  EXPECT_LE(buffers.allocated(), 12u) << buffers.reused() << " reused";
+  EXPECT_LE(buffers.idle_bytes(), 16 * kMiB);
 }
 
 TEST_F(ReadAheadTest, RandomReadsFetchExactlyWhatIsAsked) {
