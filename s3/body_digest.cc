@@ -35,20 +35,27 @@ Result<BodyDigest> DigestBody(const BodySource& body, bool with_sha256) {
   MdCtx md5 = NewCtx(EVP_md5());
   MdCtx sha = with_sha256 ? NewCtx(EVP_sha256()) : nullptr;
   if (!md5 || (with_sha256 && !sha)) return Status(ErrorCode::kInternal, "EVP_MD_CTX_new failed");
-  std::string buffer(static_cast<size_t>(std::min<uint64_t>(kChunk, body.size)), '\0');
-  uint64_t offset = 0;
-  while (offset < body.size) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), body.size - offset));
-    Result<size_t> got = body.read(offset, std::span<char>(buffer.data(), want));
-    if (!got.ok()) return got.status();
-    if (*got == 0 || *got > want) {
-      return Status(ErrorCode::kInternal, "request body source ended at " +
-                                              std::to_string(offset) + " of " +
-                                              std::to_string(body.size) + " bytes");
+  auto update = [&](const char* data, size_t n) {
+    EVP_DigestUpdate(md5.get(), data, n);
+    if (sha) EVP_DigestUpdate(sha.get(), data, n);
+  };
+  if (body.in_memory.data() != nullptr && body.in_memory.size() == body.size) {
+    update(body.in_memory.data(), body.in_memory.size());  // no copy
+  } else {
+    std::string buffer(static_cast<size_t>(std::min<uint64_t>(kChunk, body.size)), '\0');
+    uint64_t offset = 0;
+    while (offset < body.size) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), body.size - offset));
+      Result<size_t> got = body.read(offset, std::span<char>(buffer.data(), want));
+      if (!got.ok()) return got.status();
+      if (*got == 0 || *got > want) {
+        return Status(ErrorCode::kInternal, "request body source ended at " +
+                                                std::to_string(offset) + " of " +
+                                                std::to_string(body.size) + " bytes");
+      }
+      update(buffer.data(), *got);
+      offset += *got;
     }
-    EVP_DigestUpdate(md5.get(), buffer.data(), *got);
-    if (sha) EVP_DigestUpdate(sha.get(), buffer.data(), *got);
-    offset += *got;
   }
   BodyDigest digest;
   digest.md5 = Final(md5.get());

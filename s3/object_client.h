@@ -54,6 +54,9 @@ struct BodySource {
   uint64_t size = 0;
   // Fills out with bytes starting at offset; returns how many were written (0 only at the end).
   std::function<Result<size_t>(uint64_t offset, std::span<char> out)> read;
+  // The same bytes when they are in memory already (FromView), so digests need no copy; empty
+  // data() otherwise.
+  std::string_view in_memory;
 
   // A body over memory the caller keeps alive until the call returns.
   static BodySource FromView(std::string_view bytes);

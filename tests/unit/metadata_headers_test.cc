@@ -102,6 +102,21 @@ TEST(BodyDigestTest, Md5AndSha256InOnePass) {
   EXPECT_EQ(QuotedMd5Etag(md5_only->md5), "\"900150983cd24fb0d6963f7d28e17f72\"");
 }
 
+TEST(BodyDigestTest, BodiesReadInPiecesAndBodiesInMemoryGiveTheSameDigests) {
+  std::string data(3 * 1024 * 1024 + 5, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 4096);
+  BodySource in_memory = BodySource::FromView(data);
+  BodySource in_pieces = in_memory;
+  in_pieces.in_memory = {};  // digested through read(), a megabyte at a time
+  Result<BodyDigest> a = DigestBody(in_memory, true);
+  Result<BodyDigest> b = DigestBody(in_pieces, true);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(HexEncode(a->md5), HexEncode(Md5(data)));
+  EXPECT_EQ(a->md5, b->md5);
+  EXPECT_EQ(a->sha256_hex, Sha256Hex(data));
+  EXPECT_EQ(a->sha256_hex, b->sha256_hex);
+}
+
 TEST(BodyDigestTest, ShortSourceIsAnError) {
   BodySource lying;
   lying.size = 10;
