@@ -327,7 +327,10 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
     (void)NotifyReady();
     const std::string serving = "serving Space '" + target->space + "' on " + mountpoint +
                                 " (profile '" + profile->name + "')";
-    (void)NotifyStatus(serving);
+    auto status_line = [&] {
+      return serving + ": " + fuse::FormatStatsLine(filesystem.GetCounters());
+    };
+    (void)NotifyStatus(status_line());
     s3::CurlObjectClient& s3_client = **client;
     const std::string profile_name = options->profile;
     std::atomic<bool> stopping_sent{false};
@@ -337,7 +340,7 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
       (void)NotifyStopping();
     };
     callbacks.on_tick = [&] {
-      (void)NotifyStatus(serving + ": " + fuse::FormatStatsLine(filesystem.GetCounters()));
+      (void)NotifyStatus(status_line());
     };
     callbacks.on_reload = [&] {
       (void)NotifyReloading();
