@@ -62,10 +62,26 @@ std::string DescribeFirstRequestFailure(const Status& st, const std::string& spa
   if (st.code() == ErrorCode::kAccessDenied) {
     return "the key of " + who + " may not list Space '" + space + "' (" + st.s3_code() + ")";
   }
-  if (st.code() == ErrorCode::kNetwork || st.code() == ErrorCode::kTimeout) {
+  if (st.code() == ErrorCode::kTimeout) {
+    return profile.endpoint + " does not answer (" + st.message() + ")";
+  }
+  if (st.code() == ErrorCode::kNetwork) {
     return "cannot reach " + profile.endpoint + ": " + st.message();
   }
   return "first request to Space '" + space + "' failed: " + st.ToString();
+}
+
+// The first request, through a client of its own with the short limits of FirstRequestLimits():
+// proves the endpoint answers, the Space exists and the key is accepted. Returns what it answered.
+Status FirstRequest(const auth::Profile& profile, const MountTarget& target,
+                    const RequestLimits& limits) {
+  Result<std::unique_ptr<s3::CurlObjectClient>> client = OpenSpace(profile, target.space, limits);
+  if (!client.ok()) return client.status();
+  s3::ListObjectsRequest probe;
+  probe.prefix = target.prefix;
+  probe.delimiter = "/";
+  probe.max_keys = 1;
+  return (*client)->ListObjects(probe).status();
 }
 
 // WHO names of grants, resolved through the system's user and group databases.
@@ -220,14 +236,8 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   Result<std::unique_ptr<s3::CurlObjectClient>> client =
       OpenSpace(*profile, target->space, limits);
   if (!client.ok()) return Fail(client.status().message());
-
-  // The first request: proves the endpoint answers, the Space exists and the key is accepted.
-  s3::ListObjectsRequest probe;
-  probe.prefix = target->prefix;
-  probe.delimiter = "/";
-  probe.max_keys = 1;
-  if (Result<s3::ListObjectsPage> page = (*client)->ListObjects(probe); !page.ok()) {
-    return Fail(DescribeFirstRequestFailure(page.status(), target->space, *profile));
+  if (Status st = FirstRequest(*profile, *target, FirstRequestLimits(limits)); !st.ok()) {
+    return Fail(DescribeFirstRequestFailure(st, target->space, *profile));
   }
   spdlog::debug("profile '{}' from {}: the first request to Space '{}' at {} succeeded",
                 profile->name, profile->source_file, target->space, profile->endpoint);
@@ -317,7 +327,10 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
     (void)NotifyReady();
     const std::string serving = "serving Space '" + target->space + "' on " + mountpoint +
                                 " (profile '" + profile->name + "')";
-    (void)NotifyStatus(serving);
+    auto status_line = [&] {
+      return serving + ": " + fuse::FormatStatsLine(filesystem.GetCounters());
+    };
+    (void)NotifyStatus(status_line());
     s3::CurlObjectClient& s3_client = **client;
     const std::string profile_name = options->profile;
     std::atomic<bool> stopping_sent{false};
@@ -327,7 +340,7 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
       (void)NotifyStopping();
     };
     callbacks.on_tick = [&] {
-      (void)NotifyStatus(serving + ": " + fuse::FormatStatsLine(filesystem.GetCounters()));
+      (void)NotifyStatus(status_line());
     };
     callbacks.on_reload = [&] {
       (void)NotifyReloading();

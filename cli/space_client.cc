@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 
 namespace spacesfs::cli {
 
@@ -40,6 +41,14 @@ Result<std::unique_ptr<s3::CurlObjectClient>> OpenSpace(const auth::Profile& pro
   config.low_speed_time = limits.stall_timeout;
   config.max_attempts = limits.max_attempts;
   return s3::CurlObjectClient::Create(std::move(config));
+}
+
+RequestLimits FirstRequestLimits(const RequestLimits& configured) {
+  RequestLimits limits;
+  limits.connect_timeout = std::min(configured.connect_timeout, kFirstRequestLimits.connect_timeout);
+  limits.stall_timeout = std::min(configured.stall_timeout, kFirstRequestLimits.stall_timeout);
+  limits.max_attempts = std::min(configured.max_attempts, kFirstRequestLimits.max_attempts);
+  return limits;
 }
 
 bool ProfileGrantsSpace(const auth::Profile& profile, const std::string& space) {

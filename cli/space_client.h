@@ -32,6 +32,14 @@ struct RequestLimits {
   int max_attempts = 5;                    // the first and the retries
 };
 
+// The limits of the request(s) made at mount time, before anything is mounted: each is the smaller
+// of the configured one and kFirstRequestLimits, so an endpoint that does not answer (a black hole,
+// a server that accepts and stays silent) fails the mount in about 20 s at most, well inside a
+// service manager's start timeout, while the mounted filesystem keeps the configured limits.
+inline constexpr RequestLimits kFirstRequestLimits{std::chrono::milliseconds(5'000),
+                                                   std::chrono::seconds(10), 2};
+RequestLimits FirstRequestLimits(const RequestLimits& configured);
+
 // A client for `space` with the profile's key, region and endpoint.
 Result<std::unique_ptr<s3::CurlObjectClient>> OpenSpace(const auth::Profile& profile,
                                                         const std::string& space,

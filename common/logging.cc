@@ -1,13 +1,18 @@
 #include "common/logging.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string_view>
 
 namespace spacesfs {
 namespace {
@@ -17,9 +22,29 @@ LogOptions g_options;  // guarded by g_mu
 
 }  // namespace
 
+bool IsJournalStream(const char* journal_stream, const struct stat& stderr_stat) {
+  if (journal_stream == nullptr) return false;
+  std::string_view text(journal_stream);
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return false;
+  auto number = [](std::string_view digits, unsigned long long* out) {
+    if (digits.empty()) return false;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), *out);
+    return ec == std::errc() && end == digits.data() + digits.size();
+  };
+  unsigned long long dev = 0;
+  unsigned long long ino = 0;
+  if (!number(text.substr(0, colon), &dev) || !number(text.substr(colon + 1), &ino)) return false;
+  return dev == static_cast<unsigned long long>(stderr_stat.st_dev) &&
+         ino == static_cast<unsigned long long>(stderr_stat.st_ino);
+}
+
 LogTarget DefaultLogTarget(const std::string& file) {
   if (!file.empty()) return LogTarget::kFile;
-  if (std::getenv("JOURNAL_STREAM") != nullptr) return LogTarget::kJournal;
+  struct stat st{};
+  if (fstat(STDERR_FILENO, &st) == 0 && IsJournalStream(std::getenv("JOURNAL_STREAM"), st)) {
+    return LogTarget::kJournal;
+  }
   return LogTarget::kStderr;
 }
 

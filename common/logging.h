@@ -9,6 +9,8 @@
 // thread-safe (spdlog's _mt sinks).
 #pragma once
 
+#include <sys/stat.h>
+
 #include <string>
 #include <string_view>
 
@@ -24,8 +26,15 @@ struct LogOptions {
   LogTarget target = LogTarget::kStderr;
 };
 
-// Chooses the journal when running under systemd (JOURNAL_STREAM set) and no file was asked for.
+// kFile when a file was asked for; else the journal when stderr is the journal's stream (see
+// IsJournalStream, with $JOURNAL_STREAM and fstat(2) of stderr); else stderr.
 LogTarget DefaultLogTarget(const std::string& file);
+
+// systemd's rule for "is stderr connected to the journal": journal_stream (the value of
+// $JOURNAL_STREAM, "DEVICE:INODE" in decimal) names the device and inode of stderr_stat. A null,
+// malformed or different value is false: stderr was redirected after systemd set the variable (or
+// the variable was inherited), so logging goes to stderr.
+bool IsJournalStream(const char* journal_stream, const struct stat& stderr_stat);
 
 Status SetupLogging(const LogOptions& options);
 Status ReopenLogFile();

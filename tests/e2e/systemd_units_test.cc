@@ -269,6 +269,9 @@ TEST(SystemdUnits, ExampleMountConfigurationParses) {
   EXPECT_EQ(options->profile, "photos");
   EXPECT_TRUE(options->allow_other);
   EXPECT_EQ(*options->uid, 1000u);
+  // The disk cache lives where the system template's CacheDirectory=spacesfs/%i puts it.
+  EXPECT_EQ(One(ParseUnit(kSystemUnit), "Service.CacheDirectory"), "spacesfs/%i");
+  EXPECT_EQ(options->cache_dir, "/var/cache/spacesfs/mnt-photos");
 
   std::istringstream fstab(ReadFile(kSource + "/systemd/examples/fstab.example"));
   int lines = 0;

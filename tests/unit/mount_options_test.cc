@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/space_client.h"
 #include "cli/state_dir.h"
 
 namespace spacesfs::cli {
@@ -220,6 +221,28 @@ TEST(MountOptionsTest, RequestTimeoutsAndRetries) {
     EXPECT_NE(r.status().message().find("'" + name + "'"), std::string::npos)
         << bad << ": " << r.status().message();
   }
+}
+
+// The mount-time request is bounded by its own short limits, or by the configured ones if smaller.
+TEST(FirstRequestLimitsTest, ShortUnlessConfiguredShorter) {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  RequestLimits defaults;  // connect 10 s, stall 30 s, 5 attempts: the mounted filesystem's
+  RequestLimits first = FirstRequestLimits(defaults);
+  EXPECT_EQ(first.connect_timeout, milliseconds(5000));
+  EXPECT_EQ(first.stall_timeout, seconds(10));
+  EXPECT_EQ(first.max_attempts, 2);
+
+  RequestLimits small{milliseconds(1500), seconds(2), 1};
+  RequestLimits kept = FirstRequestLimits(small);
+  EXPECT_EQ(kept.connect_timeout, milliseconds(1500));
+  EXPECT_EQ(kept.stall_timeout, seconds(2));
+  EXPECT_EQ(kept.max_attempts, 1);
+
+  RequestLimits large{milliseconds(60'000), seconds(600), 11};
+  EXPECT_EQ(FirstRequestLimits(large).connect_timeout, milliseconds(5000));
+  EXPECT_EQ(FirstRequestLimits(large).stall_timeout, seconds(10));
+  EXPECT_EQ(FirstRequestLimits(large).max_attempts, 2);
 }
 
 }  // namespace
