@@ -243,9 +243,10 @@ class Filesystem::Impl {
   Status EnsureLoaded(InodeId ino, OpenFile& file, const std::string& key, const Caller* who);
   // Writes through a stream when the file is being written front to back from empty; false when
   // the write must go to staging. REQUIRES file.mu.
-  Result<bool> TryStreamWrite(InodeId ino, OpenFile& file, uint64_t offset,
-                              std::string_view data, const Caller* who);
-  Status UploadLocked(InodeId ino, OpenFile& file, const Caller* who = nullptr);  // REQUIRES file.mu
+  Result<bool> TryStreamWrite(InodeId ino, OpenFile& file, uint64_t offset, std::string_view data,
+                              const Caller* who);
+  // REQUIRES file.mu. who null: no one caller (a read finishing a stream, a background flush).
+  Status UploadLocked(InodeId ino, OpenFile& file, const Caller* who = nullptr);
   // PUTs an empty object (a directory marker, a file truncated to empty); errors as FromServer.
   Result<std::string> PutEmpty(const std::string& key, const s3::UserMetadata& metadata,
                                const std::string& content_type, const Caller* who);
@@ -437,8 +438,8 @@ void Filesystem::Impl::LogDenial(const Caller& caller, std::string_view what,
     if (!logged_.emplace(key, std::string(what), caller.uid).second) return;
   }
   spdlog::warn("denied: user {} may not {} '{}' in Space '{}' (profile '{}', {})",
-               UserName(caller.uid), what,
-               EscapeControlCharacters(key), options_.space_name, options_.profile_name, why);
+               UserName(caller.uid), what, EscapeControlCharacters(key), options_.space_name,
+               options_.profile_name, why);
 }
 
 Status Filesystem::Impl::Authorize(const auth::ScopeChecker* scope, const Caller& caller,
@@ -509,8 +510,8 @@ void Filesystem::Impl::JournalEnded(const std::string& upload_id) {
   if (Status s = journal_->Ended(upload_id); !s.ok()) spdlog::warn("{}", s.ToString());
 }
 
-Status Filesystem::Impl::FromServer(const Status& s, std::string_view what,
-                                    const std::string& key, const Caller* who) {
+Status Filesystem::Impl::FromServer(const Status& s, std::string_view what, const std::string& key,
+                                    const Caller* who) {
   if (s.code() != ErrorCode::kAccessDenied && s.code() != ErrorCode::kAuthFailed) {
     return FromClient(s, what, key);
   }
@@ -803,8 +804,8 @@ Result<std::string> Filesystem::Impl::ParentPath(InodeId parent) {
 }
 
 Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent,
-                                                                 std::string_view name_view,
-                                                                 const Caller* who) {
+                                                                  std::string_view name_view,
+                                                                  const Caller* who) {
   std::string name(name_view);
   Result<std::string> parent_path = ParentPath(parent);
   if (!parent_path.ok()) return parent_path.status();
@@ -1117,8 +1118,7 @@ Status Filesystem::Impl::RmDir(const Caller& caller, InodeId parent, std::string
 Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std::string& to,
                                               uint64_t size, bool replace,
                                               const s3::UserMetadata& metadata,
-                                              const std::string& content_type,
-                                              const Caller* who) {
+                                              const std::string& content_type, const Caller* who) {
   if (size <= kMaxSinglePartCopy) {
     s3::CopyObjectRequest copy;
     copy.source_key = from;
@@ -1332,8 +1332,8 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
     if (!page.ok()) return FromServer(page.status(), "LIST", from_prefix, &caller);
     for (const s3::ObjectInfo& object : page->objects) {
       Result<std::string> etag =
-          CopyKey(object.key, to_prefix + object.key.substr(from_prefix.size()), object.size,
-                  false, {}, "", &caller);
+          CopyKey(object.key, to_prefix + object.key.substr(from_prefix.size()), object.size, false,
+                  {}, "", &caller);
       if (!etag.ok()) return etag.status();
       keys.push_back(object.key);
     }
@@ -1355,8 +1355,7 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
     Result<std::vector<s3::DeleteError>> failed = client_.DeleteObjects(batch);
     if (!failed.ok()) return FromServer(failed.status(), "DELETE-OBJECTS", from_prefix, &caller);
     if (!failed->empty()) {
-      return FromServer(failed->front().status, "DELETE-OBJECTS", failed->front().key,
-                        &caller);
+      return FromServer(failed->front().status, "DELETE-OBJECTS", failed->front().key, &caller);
     }
   }
   std::unique_lock lock(mu_);
@@ -1408,8 +1407,7 @@ Status Filesystem::Impl::EnsureLoaded(InodeId ino, OpenFile& file, const std::st
 
 Result<std::string> Filesystem::Impl::PutEmpty(const std::string& key,
                                                const s3::UserMetadata& metadata,
-                                               const std::string& content_type,
-                                               const Caller* who) {
+                                               const std::string& content_type, const Caller* who) {
   s3::PutObjectRequest put;
   put.key = key;
   put.body = s3::BodySource::FromView("");
@@ -1422,8 +1420,7 @@ Result<std::string> Filesystem::Impl::PutEmpty(const std::string& key,
 
 Result<std::string> Filesystem::Impl::Upload(const std::string& key, const StagingFile& staging,
                                              const s3::UserMetadata& metadata,
-                                             const std::string& content_type,
-                                             const Caller* who) {
+                                             const std::string& content_type, const Caller* who) {
   uint64_t size = staging.size();
   if (size < options_.multipart_threshold) {
     s3::PutObjectRequest put;
@@ -1440,14 +1437,14 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
   s3::UserMetadata upload_metadata = metadata;
   upload_metadata[kPartLayoutKey] = FormatPartLayout(s3::PartLayout{part_size, 0});
   // Parts go up from the staging file (no copy in memory).
-  return UploadInParts(key, upload_metadata, content_type, (size + part_size - 1) / part_size,
-                       "UPLOAD-PART", [&](const std::string& id, int number) {
-                         uint64_t off = static_cast<uint64_t>(number - 1) * part_size;
-                         return client_.UploadPart(
-                             key, id, number,
-                             staging.Body(off, std::min(part_size, size - off)));
-                       },
-                       who);
+  return UploadInParts(
+      key, upload_metadata, content_type, (size + part_size - 1) / part_size, "UPLOAD-PART",
+      [&](const std::string& id, int number) {
+        uint64_t off = static_cast<uint64_t>(number - 1) * part_size;
+        return client_.UploadPart(key, id, number,
+                                  staging.Body(off, std::min(part_size, size - off)));
+      },
+      who);
 }
 
 Result<std::string> Filesystem::Impl::UploadInParts(const std::string& key,

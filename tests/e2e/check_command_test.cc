@@ -49,8 +49,8 @@ TEST_F(CheckCommandTest, ACredentialFileOthersMayReadIsRefused) {
 }
 
 TEST_F(CheckCommandTest, AMalformedFileIsNamedWithItsLine) {
-  std::string file = testing::WriteCredentialFile(
-      Path("malformed"), "[p]\naccess_key_id = X\nthis line is wrong\n");
+  std::string file = testing::WriteCredentialFile(Path("malformed"),
+                                                  "[p]\naccess_key_id = X\nthis line is wrong\n");
   testing::CommandResult r = Check(file, "p");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_EQ(Lines(r.output), 1u) << r.output;

@@ -33,8 +33,8 @@ class KernelLayerTest : public ::testing::Test {
   void SetUp() override {
     dir_ = std::make_unique<testing::TempDir>();
     owner_ = testing::TenantClient("OWNER", "team-a");
-    prefix_ = testing::UniquePrefix(
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    prefix_ =
+        testing::UniquePrefix(::testing::UnitTest::GetInstance()->current_test_info()->name());
     endpoint_ = testing::RequireEnv("SPACESFS_TEST_ENDPOINT");
     proxy_ = testing::FaultProxy::Start(endpoint_);
     ASSERT_NE(proxy_, nullptr);
@@ -57,14 +57,14 @@ class KernelLayerTest : public ::testing::Test {
     mount_.reset();
     std::string section = testing::ProfileSection("team", "OWNER", {"team-a:readwrite"});
     section.replace(section.find(endpoint_), endpoint_.size(), proxy_->endpoint());
-    std::string credentials =
-        testing::WriteCredentialFile(dir_->path() + "/credentials", section);
+    std::string credentials = testing::WriteCredentialFile(dir_->path() + "/credentials", section);
     mount_ = std::make_unique<testing::TestMount>(
         SPACESFS_BINARY,
         std::vector<std::string>{"team-a:/" + prefix_, mnt_, "-o",
                                  "profile=team,credentials=" + credentials +
                                      ",allow_other,attr_timeout=0,entry_timeout=0,"
-                                     "negative_timeout=0" + options},
+                                     "negative_timeout=0" +
+                                     options},
         mnt_);
     ASSERT_TRUE(mount_->mounted()) << "spacesfs did not mount:\n" << mount_->log();
   }

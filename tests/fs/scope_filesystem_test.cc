@@ -105,7 +105,8 @@ class DenyingClient : public s3::MemoryObjectClient {
     if (Denies(Op::kDeleteObject, key)) return Refusal();
     return MemoryObjectClient::DeleteObject(key);
   }
-  Result<std::vector<s3::DeleteError>> DeleteObjects(const std::vector<std::string>& keys) override {
+  Result<std::vector<s3::DeleteError>> DeleteObjects(
+      const std::vector<std::string>& keys) override {
     for (const std::string& key : keys) {
       if (Denies(Op::kDeleteObjects, key)) return Refusal();
     }
@@ -120,7 +121,6 @@ class DenyingClient : public s3::MemoryObjectClient {
     return Status::FromServer(ErrorCode::kAccessDenied, 403, "AccessDenied", "denied", "id");
   }
 };
-
 
 class ScopeTest : public ::testing::Test {
  protected:
@@ -420,13 +420,13 @@ TEST_F(ScopeTest, PathsOutsideGrantsAreInvisibleAndRefused) {
 // that a mount granting the whole Space finds: only the scope refuses them.
 TEST_F(ScopeTest, NamesResemblingAGrantAreRefusedByTheScopeAlone) {
   const std::vector<std::string> lookalikes = {
-      "bb",           // "a/bb/" starts with the string "a/b" but is not below "a/b/"
-      "b ",           // trailing space
-      "B",            // another case
-      "b.",           // trailing dot
-      "\xef\xbd\x82",  // FULLWIDTH LATIN SMALL LETTER B, which NFKC folds to "b"
+      "bb",             // "a/bb/" starts with the string "a/b" but is not below "a/b/"
+      "b ",             // trailing space
+      "B",              // another case
+      "b.",             // trailing dot
+      "\xef\xbd\x82",   // FULLWIDTH LATIN SMALL LETTER B, which NFKC folds to "b"
       "b\xe2\x80\x8b",  // "b" and a ZERO WIDTH SPACE
-      "b\\x",        // a backslash is no separator
+      "b\\x",           // a backslash is no separator
   };
   Put("a/b/x", "x");
   for (const std::string& name : lookalikes) Put("a/" + name + "/inside", "secret");
@@ -722,8 +722,7 @@ TEST_F(ScopeTest, AServerRefusalIsLoggedOncePerKeyOperationAndUser) {
   EXPECT_EQ(fs_->GetCounters().denials_server, 3u);
   lines = log.Lines();
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_NE(lines[1].find("warning server refused: user uid 1003: PUT 'locked'"),
-            std::string::npos)
+  EXPECT_NE(lines[1].find("warning server refused: user uid 1003: PUT 'locked'"), std::string::npos)
       << lines[1];
   EXPECT_FALSE(client_->Data("locked").has_value());
 }
@@ -771,8 +770,7 @@ TEST_F(ScopeTest, EveryKindOfServerRefusalIsAccessDenied) {
     (void)fs_->Release(o->fh);
     return s;
   });
-  expect_refused("unlink", {Op::kDeleteObject},
-                 [&] { return fs_->Unlink(kAlice, locked, "f"); });
+  expect_refused("unlink", {Op::kDeleteObject}, [&] { return fs_->Unlink(kAlice, locked, "f"); });
   expect_refused("rename a file", {Op::kCopyObject},
                  [&] { return fs_->Rename(kAlice, locked, "f", locked, "f2", 0); });
   expect_refused("rename a directory", {Op::kCopyObject},
