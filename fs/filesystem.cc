@@ -215,7 +215,7 @@ class Filesystem::Impl {
   // FromClient, and a server refusal (403) becomes kAccessDenied, counted and logged once per
   // (key, operation, user) at warning level with the user, profile, Space, key and S3 error code.
   // who: the caller the request was made for, named in the log line; null when the request serves
-  // no one caller (metadata flushed in the background), logged as such.
+  // no one caller (metadata flushed in the background): "user unknown".
   //
   // The helpers below that make requests take who for the same reason and pass it on.
   Status FromServer(const Status& s, std::string_view what, const std::string& key,
@@ -524,7 +524,7 @@ Status Filesystem::Impl::FromServer(const Status& s, std::string_view what, cons
   }
   if (first) {
     spdlog::warn("server refused: user {}: {} '{}' in Space '{}' with profile '{}': {} (HTTP {})",
-                 who ? UserName(who->uid) : "none (a background request)", what,
+                 who ? UserName(who->uid) : "unknown", what,
                  EscapeControlCharacters(key), options_.space_name, options_.profile_name,
                  EscapeControlCharacters(s3_code), s.http_status());
   }
