@@ -214,13 +214,20 @@ class Filesystem::Impl {
   Status AuthorizeUpload(const Handle& handle);
   void LogDenial(const Caller& caller, std::string_view what, const std::string& key,
                  const std::string& why);
-  // FromClient, and a server refusal (403) becomes kAccessDenied, counted and logged once per key
-  // and operation with the profile, Space, key and S3 error code.
-  Status FromServer(const Status& s, std::string_view what, const std::string& key);
+  // FromClient, and a server refusal (403) becomes kAccessDenied, counted and logged once per
+  // (key, operation, user) at warning level with the user, profile, Space, key and S3 error code.
+  // who: the caller the request was made for, named in the log line; null when the request serves
+  // no one caller (metadata flushed in the background): "user unknown".
+  //
+  // The helpers below that make requests take who for the same reason and pass it on.
+  Status FromServer(const Status& s, std::string_view what, const std::string& key,
+                    const Caller* who = nullptr);
+  // "alice (uid 1001)", or "uid 1001" when the uid has no name.
+  std::string UserName(uint32_t uid) const;
 
-  Result<std::optional<Found>> RemoteLookup(const std::string& path);
-  Result<std::vector<DirItem>> ListDirectory(const std::string& path);
-  Result<Resolved> ResolveChild(InodeId parent, std::string_view name);
+  Result<std::optional<Found>> RemoteLookup(const std::string& path, const Caller* who);
+  Result<std::vector<DirItem>> ListDirectory(const std::string& path, const Caller* who);
+  Result<Resolved> ResolveChild(InodeId parent, std::string_view name, const Caller* who);
   Result<std::string> ParentPath(InodeId parent);  // kNotDirectory / kNotFound
 
   // All below REQUIRE mu_.
@@ -235,30 +242,33 @@ class Filesystem::Impl {
 
   // Makes the file's bytes local (staging): a stream is finished first, then the base version
   // is downloaded. REQUIRES file.mu.
-  Status EnsureLoaded(InodeId ino, OpenFile& file, const std::string& key);
+  Status EnsureLoaded(InodeId ino, OpenFile& file, const std::string& key, const Caller* who);
   // Writes through a stream when the file is being written front to back from empty; false when
   // the write must go to staging. REQUIRES file.mu.
-  Result<bool> TryStreamWrite(InodeId ino, OpenFile& file, uint64_t offset,
-                              std::string_view data);
-  Status UploadLocked(InodeId ino, OpenFile& file);              // REQUIRES file.mu
+  Result<bool> TryStreamWrite(InodeId ino, OpenFile& file, uint64_t offset, std::string_view data,
+                              const Caller* who);
+  // REQUIRES file.mu. who null: no one caller (a read finishing a stream, a background flush).
+  Status UploadLocked(InodeId ino, OpenFile& file, const Caller* who = nullptr);
   // PUTs an empty object (a directory marker, a file truncated to empty); errors as FromServer.
   Result<std::string> PutEmpty(const std::string& key, const s3::UserMetadata& metadata,
-                               const std::string& content_type);
+                               const std::string& content_type, const Caller* who);
   Result<std::string> Upload(const std::string& key, const StagingFile& staging,
-                             const s3::UserMetadata& metadata, const std::string& content_type);
+                             const s3::UserMetadata& metadata, const std::string& content_type,
+                             const Caller* who);
   // Creates a multipart upload of key with metadata (recorded in the journal), sends parts
   // 1..count with send(upload id, part number) on the pool, upload_parallel at a time, and
   // completes it; aborts it at the first failure. part_request names the part request in errors.
   using PartSender = std::function<Result<std::string>(const std::string& upload_id, int number)>;
   Result<std::string> UploadInParts(const std::string& key, const s3::UserMetadata& metadata,
                                     const std::string& content_type, size_t count,
-                                    const char* part_request, const PartSender& send);
+                                    const char* part_request, const PartSender& send,
+                                    const Caller* who);
   Result<std::string> CopyKey(const std::string& from, const std::string& to, uint64_t size,
                               bool replace, const s3::UserMetadata& metadata,
-                              const std::string& content_type);
-  Status FlushMetadata(InodeId ino);
-  Status FlushFilesUnder(const std::string& path);
-  void KeepDirectory(InodeId dir);
+                              const std::string& content_type, const Caller* who);
+  Status FlushMetadata(InodeId ino, const Caller* who);
+  Status FlushFilesUnder(const std::string& path, const Caller* who);
+  void KeepDirectory(InodeId dir, const Caller* who);
   Result<std::shared_ptr<Handle>> GetHandle(FileHandle fh);
   Status ReadRemote(Handle& handle, const std::string& key, uint64_t offset, size_t size,
                     std::string* out);
@@ -281,6 +291,7 @@ class Filesystem::Impl {
   std::atomic<uint64_t> denials_server_{0};
   std::mutex log_mu_;  // a leaf lock: guards logged_
   std::set<std::tuple<std::string, std::string, uint32_t>> logged_;  // (key, operation, uid)
+  static constexpr uint32_t kNoUser = UINT32_MAX;  // logged_'s uid for a request of no caller
 
   mutable std::mutex scope_mu_;  // a leaf lock, held only to copy or replace scope_
   std::shared_ptr<const auth::ScopeChecker> scope_;  // guarded by scope_mu_
@@ -419,17 +430,20 @@ void Filesystem::Impl::SetScope(std::shared_ptr<const auth::ScopeChecker> scope)
   logged_.clear();  // refusals under the new scope are logged afresh
 }
 
+std::string Filesystem::Impl::UserName(uint32_t uid) const {
+  std::string name = options_.user_name ? options_.user_name(uid) : std::string();
+  return name.empty() ? "uid " + std::to_string(uid) : name + " (uid " + std::to_string(uid) + ")";
+}
+
 void Filesystem::Impl::LogDenial(const Caller& caller, std::string_view what,
                                  const std::string& key, const std::string& why) {
   {
     std::lock_guard lock(log_mu_);
     if (!logged_.emplace(key, std::string(what), caller.uid).second) return;
   }
-  std::string name = options_.user_name ? options_.user_name(caller.uid) : std::string();
-  std::string user = name.empty() ? "uid " + std::to_string(caller.uid)
-                                  : name + " (uid " + std::to_string(caller.uid) + ")";
-  spdlog::warn("denied: user {} may not {} '{}' in Space '{}' (profile '{}', {})", user, what,
-               EscapeControlCharacters(key), options_.space_name, options_.profile_name, why);
+  spdlog::warn("denied: user {} may not {} '{}' in Space '{}' (profile '{}', {})",
+               UserName(caller.uid), what, EscapeControlCharacters(key), options_.space_name,
+               options_.profile_name, why);
 }
 
 Status Filesystem::Impl::Authorize(const auth::ScopeChecker* scope, const Caller& caller,
@@ -500,8 +514,8 @@ void Filesystem::Impl::JournalEnded(const std::string& upload_id) {
   if (Status s = journal_->Ended(upload_id); !s.ok()) spdlog::warn("{}", s.ToString());
 }
 
-Status Filesystem::Impl::FromServer(const Status& s, std::string_view what,
-                                    const std::string& key) {
+Status Filesystem::Impl::FromServer(const Status& s, std::string_view what, const std::string& key,
+                                    const Caller* who) {
   if (s.code() != ErrorCode::kAccessDenied && s.code() != ErrorCode::kAuthFailed) {
     return FromClient(s, what, key);
   }
@@ -510,10 +524,11 @@ Status Filesystem::Impl::FromServer(const Status& s, std::string_view what,
   bool first;
   {
     std::lock_guard lock(log_mu_);
-    first = logged_.emplace(key, "server " + std::string(what), 0).second;
+    first = logged_.emplace(key, "server " + std::string(what), who ? who->uid : kNoUser).second;
   }
   if (first) {
-    spdlog::warn("server refused: {} '{}' in Space '{}' with profile '{}': {} (HTTP {})", what,
+    spdlog::warn("server refused: user {}: {} '{}' in Space '{}' with profile '{}': {} (HTTP {})",
+                 who ? UserName(who->uid) : "unknown", what,
                  EscapeControlCharacters(key), options_.space_name, options_.profile_name,
                  EscapeControlCharacters(s3_code), s.http_status());
   }
@@ -672,7 +687,8 @@ void Filesystem::Impl::MoveSubtree(Inode& inode, InodeId new_parent,
   }
 }
 
-Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& path) {
+Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& path,
+                                                            const Caller* who) {
   if (path.empty()) {
     Found root;
     root.type = FileType::kDirectory;
@@ -687,7 +703,7 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
   around.prefix = key;
   around.delimiter = "/";
   Result<s3::ListObjectsPage> near = client_.ListObjects(around);
-  if (!near.ok()) return FromServer(near.status(), "LIST", key);
+  if (!near.ok()) return FromServer(near.status(), "LIST", key, who);
   bool is_dir = std::find(near->common_prefixes.begin(), near->common_prefixes.end(),
                           dir_prefix) != near->common_prefixes.end();
   bool is_file = std::any_of(near->objects.begin(), near->objects.end(),
@@ -703,7 +719,7 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
       dir.metadata_known = true;
       dir.info = *marker;
     } else if (marker.status().code() != ErrorCode::kNotFound) {
-      return FromServer(marker.status(), "HEAD", dir_prefix);
+      return FromServer(marker.status(), "HEAD", dir_prefix, who);
     }
     return std::optional<Found>(dir);
   };
@@ -715,14 +731,14 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
   list.max_keys = 1;
   Result<s3::ListObjectsPage> page =
       is_file ? Result<s3::ListObjectsPage>(s3::ListObjectsPage{}) : client_.ListObjects(list);
-  if (!page.ok()) return FromServer(page.status(), "LIST", dir_prefix);
+  if (!page.ok()) return FromServer(page.status(), "LIST", dir_prefix, who);
   if (!page->objects.empty() || !page->common_prefixes.empty()) {
     return directory(!page->objects.empty() && page->objects[0].key == dir_prefix);
   }
   Result<s3::ObjectInfo> head = client_.HeadObject(key);
   if (!head.ok()) {
     if (head.status().code() == ErrorCode::kNotFound) return std::optional<Found>();
-    return FromServer(head.status(), "HEAD", key);
+    return FromServer(head.status(), "HEAD", key, who);
   }
   Found file;
   file.type = TypeFromMetadata(head->metadata) == FileType::kSymlink ? FileType::kSymlink
@@ -732,7 +748,8 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
   return std::optional<Found>(file);
 }
 
-Result<std::vector<DirItem>> Filesystem::Impl::ListDirectory(const std::string& path) {
+Result<std::vector<DirItem>> Filesystem::Impl::ListDirectory(const std::string& path,
+                                                             const Caller* who) {
   std::string prefix = DirPrefix(path);
   std::map<std::string, DirItem> items;
   std::vector<std::string> dirs;
@@ -742,7 +759,7 @@ Result<std::vector<DirItem>> Filesystem::Impl::ListDirectory(const std::string& 
   list.max_keys = 1000;
   for (;;) {
     Result<s3::ListObjectsPage> page = client_.ListObjects(list);
-    if (!page.ok()) return FromServer(page.status(), "LIST", prefix);
+    if (!page.ok()) return FromServer(page.status(), "LIST", prefix, who);
     for (s3::ObjectInfo& object : page->objects) {
       if (object.key == prefix) continue;  // the directory's own marker
       std::string name = object.key.substr(prefix.size());
@@ -791,7 +808,8 @@ Result<std::string> Filesystem::Impl::ParentPath(InodeId parent) {
 }
 
 Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent,
-                                                                 std::string_view name_view) {
+                                                                  std::string_view name_view,
+                                                                  const Caller* who) {
   std::string name(name_view);
   Result<std::string> parent_path = ParentPath(parent);
   if (!parent_path.ok()) return parent_path.status();
@@ -817,7 +835,7 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
   }
   // Invalid names, and names whose key would be over 1024 bytes, can have no object: no request.
   if (!IsValidComponent(name) || Key(r.path).size() > kMaxKeyBytes) return r;
-  Result<std::optional<Found>> found = RemoteLookup(r.path);
+  Result<std::optional<Found>> found = RemoteLookup(r.path, who);
   if (!found.ok()) return found.status();
   std::lock_guard lock(mu_);
   if (!found->has_value()) {
@@ -844,7 +862,7 @@ Result<Entry> Filesystem::Impl::Lookup(const Caller& caller, InodeId parent,
     if (!parent_path.ok()) return parent_path.status();
     SPACESFS_RETURN_IF_ERROR(AuthorizeVisible(caller, JoinPath(*parent_path, name), std::nullopt));
   }
-  Result<Resolved> r = ResolveChild(parent, name);
+  Result<Resolved> r = ResolveChild(parent, name, &caller);
   if (!r.ok()) return r.status();
   if (!r->exists) {
     // A directory on the way to a grant is shown even when no object lies under it yet.
@@ -898,7 +916,7 @@ Result<AttrReply> Filesystem::Impl::GetAttr(const Caller* caller, InodeId ino) {
     path = inode->path;
     type = inode->type;
   }
-  Result<std::optional<Found>> found = RemoteLookup(path);
+  Result<std::optional<Found>> found = RemoteLookup(path, caller);
   if (!found.ok()) return found.status();
   std::lock_guard lock(mu_);
   Inode* inode = FindInode(ino);
@@ -947,7 +965,7 @@ Result<std::string> Filesystem::Impl::ReadLink(const Caller& caller, InodeId ino
     target.append(chunk);
     return Status::Ok();
   });
-  if (!info.ok()) return FromServer(info.status(), "GET", key);
+  if (!info.ok()) return FromServer(info.status(), "GET", key, &caller);
   std::lock_guard lock(mu_);
   Inode* inode = FindInode(ino);
   if (inode != nullptr && info->etag == inode->etag) {
@@ -971,7 +989,7 @@ Result<Entry> Filesystem::Impl::MakeObject(const Caller& caller, InodeId parent,
   SPACESFS_RETURN_IF_ERROR(Authorize(
       caller, type == FileType::kDirectory ? auth::Operation::kMkdir : auth::Operation::kCreate,
       path));
-  Result<Resolved> existing = ResolveChild(parent, name);
+  Result<Resolved> existing = ResolveChild(parent, name, &caller);
   if (!existing.ok()) return existing.status();
   if (existing->exists) return Status(ErrorCode::kExists, path);
 
@@ -995,7 +1013,7 @@ Result<Entry> Filesystem::Impl::MakeObject(const Caller& caller, InodeId parent,
     if (etag.status().code() == ErrorCode::kPreconditionFailed) {
       return Status(ErrorCode::kExists, path);
     }
-    return FromServer(etag.status(), "PUT", key);
+    return FromServer(etag.status(), "PUT", key, &caller);
   }
   Found found;
   found.type = type;
@@ -1027,7 +1045,7 @@ Status Filesystem::Impl::Unlink(const Caller& caller, InodeId parent, std::strin
   if (!parent_path.ok()) return parent_path.status();
   SPACESFS_RETURN_IF_ERROR(
       Authorize(caller, auth::Operation::kDelete, JoinPath(*parent_path, name)));
-  Result<Resolved> r = ResolveChild(parent, name);
+  Result<Resolved> r = ResolveChild(parent, name, &caller);
   if (!r.ok()) return r.status();
   if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));
   if (r->type == FileType::kDirectory) return Status(ErrorCode::kIsDirectory, r->path);
@@ -1041,7 +1059,7 @@ Status Filesystem::Impl::Unlink(const Caller& caller, InodeId parent, std::strin
   if (file) {
     // Open handles keep their bytes: bring them local before the object goes.
     flock = std::unique_lock(file->mu);
-    Status loaded = EnsureLoaded(r->ino, *file, key);
+    Status loaded = EnsureLoaded(r->ino, *file, key, &caller);
     // An object that already changed on the server cannot be kept for the open handles: they
     // get kStale, as they would without the unlink.
     if (!loaded.ok() && loaded.code() != ErrorCode::kStale) return loaded;
@@ -1050,7 +1068,7 @@ Status Filesystem::Impl::Unlink(const Caller& caller, InodeId parent, std::strin
   Status s = client_.DeleteObject(key);
   if (!s.ok()) {
     if (file) file->unlinked = false;
-    return FromServer(s, "DELETE", key);
+    return FromServer(s, "DELETE", key, &caller);
   }
   {
     std::lock_guard lock(mu_);
@@ -1062,7 +1080,7 @@ Status Filesystem::Impl::Unlink(const Caller& caller, InodeId parent, std::strin
       negative_[{parent, std::string(name)}] = Now() + options_.negative_ttl;
     }
   }
-  KeepDirectory(parent);
+  KeepDirectory(parent, &caller);
   return Status::Ok();
 }
 
@@ -1072,7 +1090,7 @@ Status Filesystem::Impl::RmDir(const Caller& caller, InodeId parent, std::string
   if (!parent_path.ok()) return parent_path.status();
   SPACESFS_RETURN_IF_ERROR(
       Authorize(caller, auth::Operation::kRmdir, JoinPath(*parent_path, name)));
-  Result<Resolved> r = ResolveChild(parent, name);
+  Result<Resolved> r = ResolveChild(parent, name, &caller);
   if (!r.ok()) return r.status();
   if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));
   if (r->type != FileType::kDirectory) return Status(ErrorCode::kNotDirectory, r->path);
@@ -1081,12 +1099,12 @@ Status Filesystem::Impl::RmDir(const Caller& caller, InodeId parent, std::string
   list.prefix = prefix;
   list.max_keys = 2;
   Result<s3::ListObjectsPage> page = client_.ListObjects(list);
-  if (!page.ok()) return FromServer(page.status(), "LIST", prefix);
+  if (!page.ok()) return FromServer(page.status(), "LIST", prefix, &caller);
   for (const s3::ObjectInfo& object : page->objects) {
     if (object.key != prefix) return Status(ErrorCode::kNotEmpty, r->path);
   }
   Status s = client_.DeleteObject(prefix);
-  if (!s.ok()) return FromServer(s, "DELETE", prefix);
+  if (!s.ok()) return FromServer(s, "DELETE", prefix, &caller);
   {
     std::lock_guard lock(mu_);
     if (Inode* inode = FindInode(r->ino)) {
@@ -1097,14 +1115,14 @@ Status Filesystem::Impl::RmDir(const Caller& caller, InodeId parent, std::string
       negative_[{parent, std::string(name)}] = Now() + options_.negative_ttl;
     }
   }
-  KeepDirectory(parent);
+  KeepDirectory(parent, &caller);
   return Status::Ok();
 }
 
 Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std::string& to,
                                               uint64_t size, bool replace,
                                               const s3::UserMetadata& metadata,
-                                              const std::string& content_type) {
+                                              const std::string& content_type, const Caller* who) {
   if (size <= kMaxSinglePartCopy) {
     s3::CopyObjectRequest copy;
     copy.source_key = from;
@@ -1113,14 +1131,14 @@ Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std
     copy.metadata = metadata;
     copy.content_type = content_type;
     Result<std::string> etag = client_.CopyObject(copy);
-    if (!etag.ok()) return FromServer(etag.status(), "COPY", from);
+    if (!etag.ok()) return FromServer(etag.status(), "COPY", from, who);
     return etag;
   }
   s3::UserMetadata meta = metadata;
   std::string type = content_type;
   if (!replace) {
     Result<s3::ObjectInfo> head = client_.HeadObject(from);
-    if (!head.ok()) return FromServer(head.status(), "HEAD", from);
+    if (!head.ok()) return FromServer(head.status(), "HEAD", from, who);
     meta = head->metadata;
     type = head->content_type;
   }
@@ -1140,12 +1158,13 @@ Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std
         uint64_t off = static_cast<uint64_t>(number - 1) * part_size;
         part.source_range = s3::ByteRange{off, std::min(size, off + part_size) - 1};
         return client_.UploadPartCopy(part);
-      });
+      },
+      who);
 }
 
 // A directory without a marker exists only through the keys below it. When the mount removes
 // the last of them, the directory must stay: write its marker.
-void Filesystem::Impl::KeepDirectory(InodeId dir) {
+void Filesystem::Impl::KeepDirectory(InodeId dir, const Caller* who) {
   std::string path;
   s3::UserMetadata metadata;
   {
@@ -1165,12 +1184,12 @@ void Filesystem::Impl::KeepDirectory(InodeId dir) {
   list.max_keys = 1;
   Result<s3::ListObjectsPage> page = client_.ListObjects(list);
   if (!page.ok()) {
-    spdlog::warn("{}", FromServer(page.status(), "LIST", prefix).ToString());
+    spdlog::warn("{}", FromServer(page.status(), "LIST", prefix, who).ToString());
     return;
   }
   if (!page->objects.empty() && page->objects[0].key != prefix) return;  // not empty, no marker
   if (page->objects.empty()) {
-    Result<std::string> etag = PutEmpty(prefix, metadata, kDirectoryContentType);
+    Result<std::string> etag = PutEmpty(prefix, metadata, kDirectoryContentType, who);
     if (!etag.ok()) {
       spdlog::warn("{}", etag.status().ToString());
       return;
@@ -1183,7 +1202,7 @@ void Filesystem::Impl::KeepDirectory(InodeId dir) {
   }
 }
 
-Status Filesystem::Impl::FlushFilesUnder(const std::string& path) {
+Status Filesystem::Impl::FlushFilesUnder(const std::string& path, const Caller* who) {
   std::vector<std::pair<InodeId, std::shared_ptr<OpenFile>>> files;
   {
     std::lock_guard lock(mu_);
@@ -1196,7 +1215,7 @@ Status Filesystem::Impl::FlushFilesUnder(const std::string& path) {
   }
   for (auto& [ino, file] : files) {
     std::lock_guard flock(file->mu);
-    SPACESFS_RETURN_IF_ERROR(UploadLocked(ino, *file));
+    SPACESFS_RETURN_IF_ERROR(UploadLocked(ino, *file, who));
   }
   return Status::Ok();
 }
@@ -1220,7 +1239,7 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
     SPACESFS_RETURN_IF_ERROR(Authorize(scope.get(), caller, auth::Operation::kRenameTo,
                                        JoinPath(*new_parent_path, new_name)));
   }
-  Result<Resolved> src = ResolveChild(parent, name);
+  Result<Resolved> src = ResolveChild(parent, name, &caller);
   if (!src.ok()) return src.status();
   if (!src->exists) return Status(ErrorCode::kNotFound, name);
   std::string dst_path = JoinPath(*new_parent_path, new_name);
@@ -1230,7 +1249,7 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
   if (is_dir && dst_path.compare(0, src->path.size() + 1, src->path + "/") == 0) {
     return Status(ErrorCode::kInvalidArgument, "cannot move a directory into itself");
   }
-  Result<Resolved> dst = ResolveChild(new_parent, new_name);
+  Result<Resolved> dst = ResolveChild(new_parent, new_name, &caller);
   if (!dst.ok()) return dst.status();
   if (dst->exists) {
     if (flags & kRenameNoReplace) return Status(ErrorCode::kExists, dst_path);
@@ -1244,13 +1263,13 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
       list.prefix = DirPrefix(dst_path);
       list.max_keys = 2;
       Result<s3::ListObjectsPage> page = client_.ListObjects(list);
-      if (!page.ok()) return FromServer(page.status(), "LIST", list.prefix);
+      if (!page.ok()) return FromServer(page.status(), "LIST", list.prefix, &caller);
       for (const s3::ObjectInfo& object : page->objects) {
         if (object.key != list.prefix) return Status(ErrorCode::kNotEmpty, dst_path);
       }
     }
   }
-  SPACESFS_RETURN_IF_ERROR(FlushFilesUnder(src->path));
+  SPACESFS_RETURN_IF_ERROR(FlushFilesUnder(src->path, &caller));
 
   if (!is_dir) {
     std::string from = Key(src->path), to = Key(dst_path);
@@ -1279,13 +1298,13 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
     std::unique_lock<std::mutex> replaced_lock;
     if (replaced) {
       replaced_lock = std::unique_lock(replaced->mu);
-      Status loaded = EnsureLoaded(dst->ino, *replaced, to);
+      Status loaded = EnsureLoaded(dst->ino, *replaced, to, &caller);
       if (!loaded.ok() && loaded.code() != ErrorCode::kStale) return loaded;
     }
-    Result<std::string> etag = CopyKey(from, to, size, replace, metadata, content_type);
+    Result<std::string> etag = CopyKey(from, to, size, replace, metadata, content_type, &caller);
     if (!etag.ok()) return etag.status();
     Status del = client_.DeleteObject(from);
-    if (!del.ok()) return FromServer(del, "DELETE", from);
+    if (!del.ok()) return FromServer(del, "DELETE", from, &caller);
     std::unique_lock lock(mu_);
     if (dst->exists) {
       if (Inode* old = FindInode(dst->ino); old != nullptr && old->ino != src->ino) {
@@ -1302,7 +1321,7 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
     negative_.erase({new_parent, new_name});
     if (options_.negative_ttl.count() > 0) negative_[{parent, name}] = Now() + options_.negative_ttl;
     lock.unlock();
-    if (parent != new_parent) KeepDirectory(parent);
+    if (parent != new_parent) KeepDirectory(parent, &caller);
     return Status::Ok();
   }
 
@@ -1314,11 +1333,11 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
   list.max_keys = 1000;
   for (;;) {
     Result<s3::ListObjectsPage> page = client_.ListObjects(list);
-    if (!page.ok()) return FromServer(page.status(), "LIST", from_prefix);
+    if (!page.ok()) return FromServer(page.status(), "LIST", from_prefix, &caller);
     for (const s3::ObjectInfo& object : page->objects) {
       Result<std::string> etag =
-          CopyKey(object.key, to_prefix + object.key.substr(from_prefix.size()), object.size,
-                  false, {}, "");
+          CopyKey(object.key, to_prefix + object.key.substr(from_prefix.size()), object.size, false,
+                  {}, "", &caller);
       if (!etag.ok()) return etag.status();
       keys.push_back(object.key);
     }
@@ -1331,16 +1350,16 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
       std::lock_guard lock(mu_);
       if (Inode* inode = FindInode(src->ino)) marker_metadata = MetadataFor(*inode);
     }
-    Result<std::string> etag = PutEmpty(to_prefix, marker_metadata, kDirectoryContentType);
+    Result<std::string> etag = PutEmpty(to_prefix, marker_metadata, kDirectoryContentType, &caller);
     if (!etag.ok()) return etag.status();
   }
   for (size_t i = 0; i < keys.size(); i += 1000) {
     std::vector<std::string> batch(keys.begin() + i,
                                    keys.begin() + std::min(keys.size(), i + 1000));
     Result<std::vector<s3::DeleteError>> failed = client_.DeleteObjects(batch);
-    if (!failed.ok()) return FromServer(failed.status(), "DELETE-OBJECTS", from_prefix);
+    if (!failed.ok()) return FromServer(failed.status(), "DELETE-OBJECTS", from_prefix, &caller);
     if (!failed->empty()) {
-      return FromServer(failed->front().status, "DELETE-OBJECTS", failed->front().key);
+      return FromServer(failed->front().status, "DELETE-OBJECTS", failed->front().key, &caller);
     }
   }
   std::unique_lock lock(mu_);
@@ -1354,15 +1373,16 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
   negative_.erase({new_parent, new_name});
   if (options_.negative_ttl.count() > 0) negative_[{parent, name}] = Now() + options_.negative_ttl;
   lock.unlock();
-  if (parent != new_parent) KeepDirectory(parent);
+  if (parent != new_parent) KeepDirectory(parent, &caller);
   return Status::Ok();
 }
 
-Status Filesystem::Impl::EnsureLoaded(InodeId ino, OpenFile& file, const std::string& key) {
+Status Filesystem::Impl::EnsureLoaded(InodeId ino, OpenFile& file, const std::string& key,
+                                      const Caller* who) {
   if (file.staging) return Status::Ok();
   if (file.stream) {
     // Bytes already streamed are only on the server: complete the object, then load it.
-    SPACESFS_RETURN_IF_ERROR(UploadLocked(ino, file));
+    SPACESFS_RETURN_IF_ERROR(UploadLocked(ino, file, who));
   }
   Result<std::unique_ptr<StagingFile>> staging = StagingFile::Create(options_.staging_dir);
   if (!staging.ok()) return staging.status();
@@ -1381,7 +1401,7 @@ Status Filesystem::Impl::EnsureLoaded(InodeId ino, OpenFile& file, const std::st
       if (info.status().code() == ErrorCode::kNotFound) {
         return Status(ErrorCode::kStale, key + " was deleted while open");
       }
-      return FromServer(info.status(), "GET", key);
+      return FromServer(info.status(), "GET", key, who);
     }
     if (offset != file.base_size) return Status(ErrorCode::kIoError, key + ": short download");
   }
@@ -1391,20 +1411,20 @@ Status Filesystem::Impl::EnsureLoaded(InodeId ino, OpenFile& file, const std::st
 
 Result<std::string> Filesystem::Impl::PutEmpty(const std::string& key,
                                                const s3::UserMetadata& metadata,
-                                               const std::string& content_type) {
+                                               const std::string& content_type, const Caller* who) {
   s3::PutObjectRequest put;
   put.key = key;
   put.body = s3::BodySource::FromView("");
   put.metadata = metadata;
   put.content_type = content_type;
   Result<std::string> etag = client_.PutObject(put);
-  if (!etag.ok()) return FromServer(etag.status(), "PUT", key);
+  if (!etag.ok()) return FromServer(etag.status(), "PUT", key, who);
   return etag;
 }
 
 Result<std::string> Filesystem::Impl::Upload(const std::string& key, const StagingFile& staging,
                                              const s3::UserMetadata& metadata,
-                                             const std::string& content_type) {
+                                             const std::string& content_type, const Caller* who) {
   uint64_t size = staging.size();
   if (size < options_.multipart_threshold) {
     s3::PutObjectRequest put;
@@ -1413,7 +1433,7 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
     put.metadata = metadata;
     put.content_type = content_type;
     Result<std::string> etag = client_.PutObject(put);
-    if (!etag.ok()) return FromServer(etag.status(), "PUT", key);
+    if (!etag.ok()) return FromServer(etag.status(), "PUT", key, who);
     return etag;
   }
   uint64_t part_size = std::max<uint64_t>(options_.part_size, 5ull << 20);
@@ -1421,22 +1441,23 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
   s3::UserMetadata upload_metadata = metadata;
   upload_metadata[kPartLayoutKey] = FormatPartLayout(s3::PartLayout{part_size, 0});
   // Parts go up from the staging file (no copy in memory).
-  return UploadInParts(key, upload_metadata, content_type, (size + part_size - 1) / part_size,
-                       "UPLOAD-PART", [&](const std::string& id, int number) {
-                         uint64_t off = static_cast<uint64_t>(number - 1) * part_size;
-                         return client_.UploadPart(
-                             key, id, number,
-                             staging.Body(off, std::min(part_size, size - off)));
-                       });
+  return UploadInParts(
+      key, upload_metadata, content_type, (size + part_size - 1) / part_size, "UPLOAD-PART",
+      [&](const std::string& id, int number) {
+        uint64_t off = static_cast<uint64_t>(number - 1) * part_size;
+        return client_.UploadPart(key, id, number,
+                                  staging.Body(off, std::min(part_size, size - off)));
+      },
+      who);
 }
 
 Result<std::string> Filesystem::Impl::UploadInParts(const std::string& key,
                                                     const s3::UserMetadata& metadata,
                                                     const std::string& content_type, size_t count,
                                                     const char* part_request,
-                                                    const PartSender& send) {
+                                                    const PartSender& send, const Caller* who) {
   Result<std::string> id = client_.CreateMultipartUpload(key, metadata, content_type);
-  if (!id.ok()) return FromServer(id.status(), "CREATE-MULTIPART", key);
+  if (!id.ok()) return FromServer(id.status(), "CREATE-MULTIPART", key, who);
   JournalStarted(key, *id);
   struct Ended {
     Impl* impl;
@@ -1477,12 +1498,12 @@ Result<std::string> Filesystem::Impl::UploadInParts(const std::string& key,
   }
   if (!progress.error.ok()) {
     (void)client_.AbortMultipartUpload(key, *id);
-    return FromServer(progress.error, part_request, key);
+    return FromServer(progress.error, part_request, key, who);
   }
   Result<std::string> etag = client_.CompleteMultipartUpload(key, *id, parts);
   if (!etag.ok()) {
     (void)client_.AbortMultipartUpload(key, *id);
-    return FromServer(etag.status(), "COMPLETE-MULTIPART", key);
+    return FromServer(etag.status(), "COMPLETE-MULTIPART", key, who);
   }
   return etag;
 }
@@ -1499,7 +1520,7 @@ s3::UserMetadata WithoutTimesAndLayout(s3::UserMetadata metadata) {
 
 }  // namespace
 
-Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file) {
+Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file, const Caller* who) {
   if (file.unlinked) {
     if (file.stream) {
       file.stream->Abort();
@@ -1533,13 +1554,13 @@ Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file) {
       // A stream that failed for good lost its bytes with its aborted upload: the file is what
       // the server has. Otherwise it is kept, and the next flush (or release) tries again.
       if (!file.stream) file.dirty = false;
-      etag = FromServer(etag.status(), "PUT", key);
+      etag = FromServer(etag.status(), "PUT", key, who);
     }
   } else if (file.staging) {
     size = file.staging->size();
-    etag = Upload(key, *file.staging, metadata, content_type);
+    etag = Upload(key, *file.staging, metadata, content_type, who);
   } else {
-    etag = PutEmpty(key, metadata, content_type);  // truncated to empty, not written since
+    etag = PutEmpty(key, metadata, content_type, who);  // truncated to empty, not written since
   }
   if (!etag.ok()) return etag.status();
   file.dirty = false;
@@ -1642,7 +1663,7 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
             std::lock_guard lock(mu_);
             if (Inode* inode = FindInode(ino)) Detach(*inode);
           }
-          return FromServer(head.status(), "HEAD", key);
+          return FromServer(head.status(), "HEAD", key, &caller);
         }
         etag = head->etag;
         size = head->size;
@@ -1708,7 +1729,7 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
     SPACESFS_RETURN_IF_ERROR(
         Authorize(caller, auth::Operation::kCreate, JoinPath(*parent_path, name)));
   }
-  Result<Resolved> existing = ResolveChild(parent, name);
+  Result<Resolved> existing = ResolveChild(parent, name, &caller);
   if (!existing.ok()) return existing.status();
   CreateReply reply;
   if (existing->exists) {
@@ -1833,7 +1854,7 @@ Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, std::
 }
 
 Result<bool> Filesystem::Impl::TryStreamWrite(InodeId ino, OpenFile& file, uint64_t offset,
-                                              std::string_view data) {
+                                              std::string_view data, const Caller* who) {
   if (file.staging || file.unlinked) return false;
   if (!file.stream) {
     // Only a file that is empty here, written from its start.
@@ -1867,7 +1888,7 @@ Result<bool> Filesystem::Impl::TryStreamWrite(InodeId ino, OpenFile& file, uint6
       std::lock_guard lock(mu_);
       if (Inode* inode = FindInode(ino)) key = Key(inode->path);
     }
-    return FromServer(s, "UPLOAD-PART", key);
+    return FromServer(s, "UPLOAD-PART", key, who);
   }
   file.dirty = true;
   return true;
@@ -1899,13 +1920,13 @@ Result<size_t> Filesystem::Impl::Write(FileHandle fh, uint64_t offset, std::stri
                             : file.base_size;
   }
   if (offset + data.size() > (5ull << 40)) return Status(ErrorCode::kNoSpace, "over 5 TiB");
-  Result<bool> streamed = TryStreamWrite(h.ino, file, offset, data);
+  Result<bool> streamed = TryStreamWrite(h.ino, file, offset, data, &h.caller);
   if (!streamed.ok()) return streamed.status();
   uint64_t new_size = 0;
   if (*streamed) {
     new_size = file.stream->size();
   } else {
-    SPACESFS_RETURN_IF_ERROR(EnsureLoaded(h.ino, file, key));
+    SPACESFS_RETURN_IF_ERROR(EnsureLoaded(h.ino, file, key, &h.caller));
     SPACESFS_RETURN_IF_ERROR(file.staging->Write(offset, data));
     file.dirty = true;
     new_size = file.staging->size();
@@ -1931,7 +1952,7 @@ Status Filesystem::Impl::Flush(FileHandle fh) {
   // A reader closing does not cut a writer's stream short (which would make the writer's next
   // bytes go through a download and a staging file).
   if (!Writable((*handle)->flags) && (*handle)->file->stream) return Status::Ok();
-  return UploadLocked((*handle)->ino, *(*handle)->file);
+  return UploadLocked((*handle)->ino, *(*handle)->file, &(*handle)->caller);
 }
 
 Status Filesystem::Impl::Release(FileHandle fh) {
@@ -1955,7 +1976,7 @@ Status Filesystem::Impl::Release(FileHandle fh) {
         s = Status::Ok();  // a reader does not own the pending bytes: its writer decides
       }
     } else if (Writable(handle->flags) || !handle->file->stream) {
-      s = UploadLocked(handle->ino, *handle->file);
+      s = UploadLocked(handle->ino, *handle->file, &handle->caller);
     }
   }
   std::lock_guard lock(mu_);
@@ -2032,7 +2053,7 @@ Result<AttrReply> Filesystem::Impl::SetAttr(const Caller& caller, InodeId ino,
       file->base_size = 0;
       file->dirty = true;
     } else if (!(file->stream && file->stream->size() == *request.size)) {
-      SPACESFS_RETURN_IF_ERROR(EnsureLoaded(ino, *file, key));
+      SPACESFS_RETURN_IF_ERROR(EnsureLoaded(ino, *file, key, &caller));
       SPACESFS_RETURN_IF_ERROR(file->staging->Truncate(*request.size));
       file->dirty = true;
     }
@@ -2045,7 +2066,7 @@ Result<AttrReply> Filesystem::Impl::SetAttr(const Caller& caller, InodeId ino,
         inode->attr.mtime_ns = inode->attr.ctime_ns = WallNowNs();
       }
     }
-    if (temporary) SPACESFS_RETURN_IF_ERROR(UploadLocked(ino, *file));
+    if (temporary) SPACESFS_RETURN_IF_ERROR(UploadLocked(ino, *file, &caller));
   }
   std::lock_guard lock(mu_);
   Inode* inode = FindInode(ino);
@@ -2066,7 +2087,7 @@ Result<AttrReply> Filesystem::Impl::SetAttr(const Caller& caller, InodeId ino,
   return AttrReply{inode->attr, Seconds(options_.attr_ttl)};
 }
 
-Status Filesystem::Impl::FlushMetadata(InodeId ino) {
+Status Filesystem::Impl::FlushMetadata(InodeId ino, const Caller* who) {
   std::string path;
   FileType type;
   bool has_marker = false;
@@ -2090,7 +2111,7 @@ Status Filesystem::Impl::FlushMetadata(InodeId ino) {
   std::unique_lock<std::mutex> flock;
   if (file) {
     flock = std::unique_lock(file->mu);
-    if (file->dirty) return UploadLocked(ino, *file);  // the upload carries the metadata
+    if (file->dirty) return UploadLocked(ino, *file, who);  // the upload carries the metadata
   }
   if (type == FileType::kDirectory && path.empty() && options_.prefix.empty()) {
     std::lock_guard lock(mu_);
@@ -2101,7 +2122,7 @@ Status Filesystem::Impl::FlushMetadata(InodeId ino) {
   if (!metadata_known && (type != FileType::kDirectory || has_marker)) {
     Result<s3::ObjectInfo> head = client_.HeadObject(key);
     if (!head.ok() && head.status().code() != ErrorCode::kNotFound) {
-      return FromServer(head.status(), "HEAD", key);
+      return FromServer(head.status(), "HEAD", key, who);
     }
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(ino);
@@ -2131,7 +2152,7 @@ Status Filesystem::Impl::FlushMetadata(InodeId ino) {
   }
   Result<std::string> etag = Status(ErrorCode::kInternal, "unset");
   if (type == FileType::kDirectory && !has_marker) {
-    etag = PutEmpty(key, metadata, kDirectoryContentType);
+    etag = PutEmpty(key, metadata, kDirectoryContentType, who);
   } else {
     s3::CopyObjectRequest copy;
     copy.source_key = key;
@@ -2144,7 +2165,7 @@ Status Filesystem::Impl::FlushMetadata(InodeId ino) {
     etag = client_.CopyObject(copy);
     if (!etag.ok()) {
       if (etag.status().code() == ErrorCode::kNotFound) return Status::Ok();
-      etag = FromServer(etag.status(), "COPY", key);
+      etag = FromServer(etag.status(), "COPY", key, who);
     }
   }
   std::vector<std::shared_ptr<Handle>> to_update;
@@ -2192,7 +2213,7 @@ Status Filesystem::Impl::SyncMetadata(bool only_due) {
   }
   Status first;
   for (InodeId ino : due) {
-    Status s = FlushMetadata(ino);
+    Status s = FlushMetadata(ino, nullptr);
     if (!s.ok()) {
       spdlog::warn("writing attributes failed: {}", s.ToString());
       if (first.ok()) first = s;
@@ -2259,7 +2280,7 @@ Status Filesystem::Impl::ReadDirImpl(DirHandle dh, uint64_t offset, bool plus,
         listed.push_back(std::move(item));
       }
     } else if (plan.kind == auth::ListPlan::Kind::kAll) {
-      Result<std::vector<DirItem>> items = ListDirectory(path);
+      Result<std::vector<DirItem>> items = ListDirectory(path, &state->caller);
       if (!items.ok()) return items.status();
       if (scope) {
         auth::Caller who = ToAuthCaller(state->caller);

@@ -157,6 +157,7 @@ TEST_F(ScopesTest, ANarrowKeyRefusedByTheServerIsPermissionDenied) {
   size_t line = log.find("server refused");
   ASSERT_NE(line, std::string::npos) << log;
   std::string first = log.substr(line, log.find('\n', line) - line);
+  EXPECT_NE(first.find("server refused: user root (uid 0): "), std::string::npos) << first;
   EXPECT_NE(first.find("profile 'reader-claims-rw'"), std::string::npos) << first;
   EXPECT_NE(first.find("Space 'team-a'"), std::string::npos) << first;
   EXPECT_NE(first.find(prefix_ + "new-file"), std::string::npos) << first;

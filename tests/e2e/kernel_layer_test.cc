@@ -1,0 +1,188 @@
+// End to end: the kernel layer of an allow_other mount of the local radosgw, as real Linux users.
+// Modes stored in s3fs metadata are enforced by the kernel (default_permissions, on by default
+// with allow_other) before any request: a user the mode bits refuse gets EACCES and no GET of the
+// object reaches the server (the daemon talks to it through tests/tools/fault_proxy.py, whose
+// request journal shows what was sent). nodefault_permissions turns that off. uid=, gid=, umask=,
+// file_mode= and dir_mode= are what stat shows for objects without stored modes.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/e2e.h"
+#include "support/fault_proxy.h"
+#include "support/linux_users.h"
+#include "support/tenant_client.h"
+
+namespace spacesfs {
+namespace {
+
+using testing::ErrnoOf;
+using testing::GetBody;
+using testing::RunShell;
+using testing::ShellQuote;
+
+class KernelLayerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { testing::EnsureUsers(); }
+
+  void SetUp() override {
+    dir_ = std::make_unique<testing::TempDir>();
+    owner_ = testing::TenantClient("OWNER", "team-a");
+    prefix_ =
+        testing::UniquePrefix(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    endpoint_ = testing::RequireEnv("SPACESFS_TEST_ENDPOINT");
+    proxy_ = testing::FaultProxy::Start(endpoint_);
+    ASSERT_NE(proxy_, nullptr);
+    mnt_ = dir_->path() + "/mnt";
+    mkdir(mnt_.c_str(), 0755);
+  }
+  void TearDown() override { mount_.reset(); }
+
+  void Put(const std::string& name, const std::string& data, const s3::UserMetadata& metadata) {
+    s3::PutObjectRequest put;
+    put.key = prefix_ + name;
+    put.body = s3::BodySource::FromView(data);
+    put.metadata = metadata;
+    ASSERT_TRUE(owner_->PutObject(put).ok()) << put.key;
+  }
+
+  // Mounts team-a:/prefix_ as root, through the proxy, with allow_other, a readwrite grant for
+  // everyone (so only the kernel can refuse) and options appended.
+  void Mount(const std::string& options) {
+    mount_.reset();
+    std::string section = testing::ProfileSection("team", "OWNER", {"team-a:readwrite"});
+    section.replace(section.find(endpoint_), endpoint_.size(), proxy_->endpoint());
+    std::string credentials = testing::WriteCredentialFile(dir_->path() + "/credentials", section);
+    mount_ = std::make_unique<testing::TestMount>(
+        SPACESFS_BINARY,
+        std::vector<std::string>{"team-a:/" + prefix_, mnt_, "-o",
+                                 "profile=team,credentials=" + credentials +
+                                     ",allow_other,attr_timeout=0,entry_timeout=0,"
+                                     "negative_timeout=0" +
+                                     options},
+        mnt_);
+    ASSERT_TRUE(mount_->mounted()) << "spacesfs did not mount:\n" << mount_->log();
+  }
+
+  testing::CommandResult As(const std::string& user, const std::string& command) {
+    return RunShell("cd " + ShellQuote(mnt_) + " && " + command, user);
+  }
+
+  // The options field of the mount's /proc/mounts line, split at commas.
+  std::vector<std::string> KernelOptions() {
+    std::string line = RunShell("grep " + ShellQuote(" " + mnt_ + " ") + " /proc/mounts").output;
+    std::istringstream fields(line);
+    std::string device, mountpoint, type, options;
+    fields >> device >> mountpoint >> type >> options;
+    std::vector<std::string> out;
+    std::istringstream items(options);
+    for (std::string item; std::getline(items, item, ',');) out.push_back(item);
+    return out;
+  }
+  static bool Has(const std::vector<std::string>& options, const std::string& option) {
+    return std::find(options.begin(), options.end(), option) != options.end();
+  }
+
+  // Whether the proxy saw a GET or PUT of the object name (not a listing) since the last reset.
+  bool ObjectRequested(const std::string& name) {
+    const std::string target = "/team-a/" + prefix_ + name;
+    for (const std::string& request : proxy_->Requests()) {
+      for (const char* method : {"GET ", "PUT "}) {
+        std::string sent = method + target;
+        if (request == sent || request.starts_with(sent + "?")) return true;
+      }
+    }
+    return false;
+  }
+
+  std::unique_ptr<testing::TempDir> dir_;
+  std::unique_ptr<s3::ObjectClient> owner_;
+  std::unique_ptr<testing::FaultProxy> proxy_;
+  std::unique_ptr<testing::TestMount> mount_;
+  std::string prefix_, endpoint_, mnt_;
+};
+
+// An object s3fs (or spacesfs) stored as alice's, mode 0600.
+s3::UserMetadata OwnedBy(const testing::Identity& who, mode_t mode) {
+  return {{"mode", std::to_string(S_IFREG | mode)},
+          {"uid", std::to_string(who.uid)},
+          {"gid", std::to_string(who.gid)}};
+}
+
+TEST_F(KernelLayerTest, StoredModesAreEnforcedByTheKernelBeforeAnyRequest) {
+  testing::Identity alice = testing::IdentityOf("alice");
+  Put("private", "for alice\n", OwnedBy(alice, 0600));
+  Mount("");
+  std::vector<std::string> options = KernelOptions();
+  EXPECT_TRUE(Has(options, "allow_other")) << ::testing::PrintToString(options);
+  EXPECT_TRUE(Has(options, "default_permissions")) << ::testing::PrintToString(options);
+
+  testing::CommandResult st = As("", "stat -c '%a %u %g' private");
+  EXPECT_EQ(st.output, "600 " + std::to_string(alice.uid) + " " + std::to_string(alice.gid) + "\n");
+  ASSERT_TRUE(proxy_->ResetStats());
+  EXPECT_EQ(ErrnoOf(As("bob", "cat private")), "EACCES");
+  EXPECT_EQ(ErrnoOf(As("bob", "echo bob >> private")), "EACCES");
+  EXPECT_EQ(ErrnoOf(As("carol", "echo carol > private")), "EACCES");
+  EXPECT_FALSE(ObjectRequested("private")) << ::testing::PrintToString(proxy_->Requests());
+  EXPECT_EQ(GetBody(*owner_, prefix_ + "private"), "for alice\n");
+
+  testing::CommandResult r = As("alice", "cat private");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "for alice\n");
+  EXPECT_TRUE(ObjectRequested("private")) << "the journal shows a GET when one is sent";
+}
+
+// Without default_permissions an allow_other mount lets every local user past the mode bits: only
+// the scope is left (here readwrite for everyone), which is why it is on unless turned off.
+TEST_F(KernelLayerTest, NodefaultPermissionsLeavesTheModeBitsUnchecked) {
+  Put("private", "for alice\n", OwnedBy(testing::IdentityOf("alice"), 0600));
+  Mount(",nodefault_permissions");
+  std::vector<std::string> options = KernelOptions();
+  EXPECT_TRUE(Has(options, "allow_other")) << ::testing::PrintToString(options);
+  EXPECT_FALSE(Has(options, "default_permissions")) << ::testing::PrintToString(options);
+  testing::CommandResult r = As("bob", "cat private");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "for alice\n");
+}
+
+TEST_F(KernelLayerTest, MountOptionsAreTheDefaultsForObjectsWithoutStoredModes) {
+  testing::Identity alice = testing::IdentityOf("alice");
+  const std::string editors =
+      RunShell("getent group spacesfs-editors | cut -d: -f3 | tr -d '\\n'").output;
+  ASSERT_FALSE(editors.empty());
+  Put("plain", "plain\n", {});
+  Put("dir/inner", "inner\n", {});  // a directory without a marker object
+  Put("stored", "stored\n", OwnedBy(alice, 0604));
+  const std::string uid = std::to_string(alice.uid);
+
+  // dir_mode 0751: others may pass through a directory (the mount's root too) but not list it.
+  Mount(",uid=" + uid + ",gid=" + editors + ",file_mode=0640,dir_mode=0751,umask=0");
+  EXPECT_EQ(As("", "stat -c '%a %u %g' plain").output, "640 " + uid + " " + editors + "\n");
+  EXPECT_EQ(As("", "stat -c '%a %u %g' dir").output, "751 " + uid + " " + editors + "\n");
+  EXPECT_EQ(As("", "stat -c '%a %u %g' .").output, "751 " + uid + " " + editors + "\n");
+  EXPECT_EQ(As("", "stat -c '%a %u %g' stored").output,
+            "604 " + uid + " " + std::to_string(alice.gid) + "\n");
+  // The kernel applies them: bob is in spacesfs-editors (the group may read), carol is not.
+  EXPECT_EQ(As("bob", "cat plain").output, "plain\n");
+  EXPECT_EQ(As("bob", "ls dir").output, "inner\n");
+  EXPECT_EQ(ErrnoOf(As("carol", "cat plain")), "EACCES");
+  EXPECT_EQ(ErrnoOf(As("carol", "ls dir")), "EACCES");
+  EXPECT_EQ(ErrnoOf(As("carol", "cat dir/inner")), "EACCES");
+  EXPECT_EQ(As("carol", "cat stored").output, "stored\n");  // its own mode: others may read
+
+  // umask alone narrows the defaults 0644 and 0755; the owner is the mounting user (root).
+  Mount(",umask=0077");
+  EXPECT_EQ(As("", "stat -c '%a %u' plain").output, "600 0\n");
+  EXPECT_EQ(As("", "stat -c '%a %u' dir").output, "700 0\n");
+  EXPECT_EQ(As("", "stat -c '%a %u' .").output, "700 0\n");
+  EXPECT_EQ(As("", "stat -c '%a' stored").output, "604\n");  // stored modes are not masked
+  EXPECT_EQ(ErrnoOf(RunShell("cat " + ShellQuote(mnt_ + "/stored"), "alice")), "EACCES");
+}
+
+}  // namespace
+}  // namespace spacesfs
