@@ -66,9 +66,8 @@ std::string_view DigitalOceanPermission(auth::Permission permission) {
     case auth::Permission::kAppendOnly:
     case auth::Permission::kReadWriteNoDelete:
     case auth::Permission::kReadWrite:
-      return "readwrite";
     case auth::Permission::kFullAccess:
-      return "fullaccess";
+      return "readwrite";
   }
   return "read";
 }
@@ -105,14 +104,33 @@ DigitalOceanProvider::DigitalOceanProvider(DigitalOceanConfig config)
 MintPlan DigitalOceanProvider::Plan(const std::vector<auth::Grant>& grants) const {
   MintPlan plan;
   for (const auth::Grant& grant : grants) {
-    std::string_view minted = DigitalOceanPermission(grant.permission);
-    if (!grant.prefix.empty() || minted != auth::PermissionName(grant.permission)) {
-      plan.narrowed.push_back(auth::FormatGrant(grant) + " is minted as " + grant.space + ":" +
-                              std::string(minted) +
-                              " (DigitalOcean keys cannot express prefixes, readwrite-nodelete or "
-                              "append-only); the profile records the narrower scope, which "
-                              "spacesfs enforces on the mount");
+    std::vector<std::string> reasons;
+    if (!grant.prefix.empty()) {
+      reasons.emplace_back("DigitalOcean keys cannot be limited to a prefix");
     }
+    switch (grant.permission) {
+      case auth::Permission::kAppendOnly:
+      case auth::Permission::kReadWriteNoDelete:
+        reasons.push_back("DigitalOcean keys have no " +
+                          std::string(auth::PermissionName(grant.permission)) + " permission");
+        break;
+      case auth::Permission::kFullAccess:
+        reasons.push_back("a DigitalOcean fullaccess key opens every bucket of the account and "
+                          "cannot be limited to one; readwrite on " + grant.space +
+                          " allows every request spacesfs makes for fullaccess (its chmod, chown "
+                          "and utimens are object copies)");
+        break;
+      case auth::Permission::kRead:
+      case auth::Permission::kReadWrite:
+        break;
+    }
+    if (reasons.empty()) continue;
+    std::string why;
+    for (const std::string& reason : reasons) why += (why.empty() ? "" : "; ") + reason;
+    plan.narrowed.push_back(auth::FormatGrant(grant) + " is minted as " + grant.space + ":" +
+                            std::string(DigitalOceanPermission(grant.permission)) + " (" + why +
+                            "); the profile records " + auth::FormatGrant(grant) +
+                            ", which spacesfs enforces on the mount");
   }
   return plan;
 }

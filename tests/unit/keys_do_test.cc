@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -117,6 +118,17 @@ class KeysDoTest : public ::testing::Test {
     std::string body = rule.dump();
     std::string cmd = "curl -s -o /dev/null -X POST --data '" + body + "' " + url_ + "/_mock/fail";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+
+  // The stdout of a shell command.
+  static std::string Capture(const std::string& command) {
+    std::string out;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return out;
+    char buffer[256];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+    ::pclose(pipe);
+    return out;
   }
 
   void WriteCredentials(const std::string& text) {
@@ -332,6 +344,39 @@ TEST_F(KeysDoTest, TokenIsNeverTakenFromTheCommandLine) {
   EXPECT_EQ(Requests().back()["headers"]["authorization"], "Bearer dop_v1_fromfile");
 }
 
+TEST_F(KeysDoTest, FullAccessIsMintedAsReadWriteOnItsSpace) {
+  // The mock answers like DigitalOcean: fullaccess only with "bucket": "" (every bucket), alone.
+  std::string code = Capture(
+      "curl -s -o /dev/null -w '%{http_code}' -X POST -H "
+      "'Content-Type: application/json' --data "
+      "'{\"name\":\"x\",\"grants\":[{\"bucket\":\"ccc\","
+      "\"permission\":\"fullaccess\"}]}' " +
+      url_ + "/v2/spaces/keys");
+  ASSERT_EQ(code, "422");
+
+  WriteCredentials(kExisting);
+  ASSERT_EQ(Run({"create", "--name", "full", "--grant", "ccc:fullaccess", "--grant", "photos:read",
+                 "--region", "nyc3", "--credentials", creds_}),
+            0)
+      << stderr_;
+  const json sent = Requests().back();
+  EXPECT_EQ(sent["method"], "POST");
+  EXPECT_EQ(json::parse(sent["body"].get<std::string>()),
+            json::parse(R"({"name":"full","grants":[{"bucket":"ccc","permission":"readwrite"},
+                            {"bucket":"photos","permission":"read"}]})"));
+  // The profile keeps what was asked for; spacesfs enforces it.
+  Result<auth::Profile> profile = auth::LoadProfile(creds_, "full", ::getuid());
+  ASSERT_TRUE(profile.ok()) << profile.status().ToString();
+  ASSERT_EQ(profile->grants.size(), 2u);
+  EXPECT_EQ(auth::FormatGrant(profile->grants[0]), "ccc:fullaccess");
+  EXPECT_EQ(auth::FormatGrant(profile->grants[1]), "photos:read");
+  EXPECT_NE(stdout_.find("\nnote: ccc:fullaccess is minted as ccc:readwrite (a DigitalOcean "
+                         "fullaccess key opens every bucket"),
+            std::string::npos)
+      << stdout_;
+  EXPECT_EQ(std::count(stdout_.begin(), stdout_.end(), '\n'), 2) << stdout_;
+}
+
 TEST(KeysCommand, UsageErrorsExitWithStatus2) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"create", "--name", "x"},  // no --grant
@@ -361,12 +406,14 @@ TEST(KeysCredentialStore, ReplaceSectionKeepsNeighboursAndComments) {
 }
 
 TEST(KeysDigitalOcean, CreateBodyMergesGrantsPerBucket) {
-  std::vector<auth::Grant> grants = {*auth::ParseGrant("bbb/x/:read"),
-                                     *auth::ParseGrant("bbb:readwrite-nodelete"),
-                                     *auth::ParseGrant("ccc:fullaccess")};
+  std::vector<auth::Grant> grants = {
+      *auth::ParseGrant("bbb/x/:read"), *auth::ParseGrant("bbb:readwrite-nodelete"),
+      *auth::ParseGrant("ccc:fullaccess"), *auth::ParseGrant("ccc/x/:read")};
+  // DigitalOcean's fullaccess means every bucket ("bucket": ""): a per-Space fullaccess is minted
+  // as readwrite on that Space.
   EXPECT_EQ(json::parse(DigitalOceanProvider::CreateBody("k", grants)),
             json::parse(R"({"name":"k","grants":[{"bucket":"bbb","permission":"readwrite"},
-                            {"bucket":"ccc","permission":"fullaccess"}]})"));
+                            {"bucket":"ccc","permission":"readwrite"}]})"));
 }
 
 }  // namespace
