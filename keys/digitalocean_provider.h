@@ -38,9 +38,15 @@ struct DigitalOceanConfig {
 // The per-bucket DigitalOcean permission covering `permission`: "read" or "readwrite".
 std::string_view DigitalOceanPermission(auth::Permission permission);
 
-// Reads the API token: $DIGITALOCEAN_TOKEN if set, else the file (checked like a credential file,
-// owned by expected_owner, mode 0600), trailing whitespace dropped. kConfig when neither is given.
+// Reads the API token: from `token_file` when one is named (checked like a credential file, owned
+// by expected_owner, mode 0600; it wins over the environment), else $DIGITALOCEAN_TOKEN; trailing
+// whitespace dropped. kConfig when neither is given.
 Result<Secret> LoadDigitalOceanToken(const std::string& token_file, uid_t expected_owner);
+
+// True when `text` holds something shaped like a DigitalOcean API token: "do" + a letter + "_v" +
+// digits + "_" followed by 32 or more hex digits anywhere in it (dop_v1_..., doo_v1_...,
+// dor_v1_...), or exactly 64 hex digits (the older form). Pure.
+bool LooksLikeDigitalOceanToken(std::string_view text);
 
 class DigitalOceanProvider : public KeyProvider {
  public:

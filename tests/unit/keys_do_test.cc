@@ -377,6 +377,59 @@ TEST_F(KeysDoTest, FullAccessIsMintedAsReadWriteOnItsSpace) {
   EXPECT_EQ(std::count(stdout_.begin(), stdout_.end(), '\n'), 2) << stdout_;
 }
 
+TEST_F(KeysDoTest, TokenOnTheCommandLineIsRefusedAndNeverEchoed) {
+  const std::string hex64 = "9f3c0a7be41d2c5869f0e1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6";
+  ASSERT_EQ(hex64.size(), 64u);
+  const std::string token = "dop_v1_" + hex64;
+  WriteCredentials(kExisting);
+  std::vector<std::vector<std::string>> cases;
+  for (const std::string& t : {token, hex64}) {
+    std::vector<std::string> extra = CreateArgs("app");
+    extra.push_back(t);  // an argument CLI11 does not expect (its message would quote it)
+    cases.push_back(extra);
+    std::vector<std::string> option = CreateArgs("app");
+    option.push_back("--token=" + t);
+    cases.push_back(option);
+    std::vector<std::string> separate = CreateArgs("app");
+    separate.insert(separate.end(), {"--token", t});
+    cases.push_back(separate);
+    cases.push_back({"list", t});
+    cases.push_back({"revoke", t});
+    cases.push_back({"create", "--name", t, "--grant", "photos:read", "--region", "nyc3"});
+  }
+  for (const std::vector<std::string>& args : cases) {
+    std::string shown;
+    for (const std::string& a : args)
+      shown += (a == token || a.find(hex64) != a.npos ? "TOKEN" : a) + " ";
+    EXPECT_NE(Run(args), 0) << shown;
+    EXPECT_EQ(std::count(stderr_.begin(), stderr_.end(), '\n'), 1) << shown << ": " << stderr_;
+    EXPECT_NE(stderr_.find("never taken from the command line"), std::string::npos)
+        << shown << ": " << stderr_;
+    EXPECT_EQ(stderr_.find(hex64), std::string::npos) << shown;
+    EXPECT_EQ(stdout_.find(hex64), std::string::npos) << shown;
+    EXPECT_EQ(stdout_, "") << shown;
+  }
+  EXPECT_TRUE(Requests().empty());
+  EXPECT_EQ(ReadAll(creds_), kExisting);
+}
+
+TEST_F(KeysDoTest, TokenFileWinsOverTheEnvironment) {
+  // SetUp exported DIGITALOCEAN_TOKEN=dop_v1_testtoken123; the file named explicitly is used.
+  const std::string token_file = dir_ + "/token";
+  std::ofstream(token_file) << "dop_v1_fromfile\n";
+  ::chmod(token_file.c_str(), 0600);
+  std::vector<std::string> args = CreateArgs("app");
+  args.insert(args.end(), {"--token-file", token_file});
+  ASSERT_EQ(Run(args), 0) << stderr_;
+  ASSERT_EQ(Requests().size(), 1u);
+  EXPECT_EQ(Requests().back()["headers"]["authorization"], "Bearer dop_v1_fromfile");
+  // A token file that fails its checks is an error, not a fall back to the environment.
+  ::chmod(token_file.c_str(), 0640);
+  EXPECT_EQ(Run({"list", "--token-file", token_file}), 1);
+  EXPECT_NE(stderr_.find("chmod 600"), std::string::npos) << stderr_;
+  EXPECT_EQ(Requests().size(), 1u);
+}
+
 TEST(KeysCommand, UsageErrorsExitWithStatus2) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"create", "--name", "x"},  // no --grant
@@ -414,6 +467,20 @@ TEST(KeysDigitalOcean, CreateBodyMergesGrantsPerBucket) {
   EXPECT_EQ(json::parse(DigitalOceanProvider::CreateBody("k", grants)),
             json::parse(R"({"name":"k","grants":[{"bucket":"bbb","permission":"readwrite"},
                             {"bucket":"ccc","permission":"readwrite"}]})"));
+}
+
+TEST(KeysDigitalOcean, TokenShapesAreRecognised) {
+  const std::string hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  for (const std::string& token : {"dop_v1_" + hex64, "doo_v1_" + hex64, "dor_v1_" + hex64, hex64,
+                                   "--x=dop_v1_" + hex64, "Bearer dop_v1_" + hex64.substr(0, 40)}) {
+    EXPECT_TRUE(LooksLikeDigitalOceanToken(token)) << token;
+  }
+  for (const std::string& other :
+       {std::string("photos:read"), std::string("DO00MOCK00000001"), std::string("dop_v1_short"),
+        hex64.substr(0, 63), "dop_v1_" + hex64.substr(0, 31), std::string("/tmp/do/v1/x"),
+        std::string("laptop-20261129033302")}) {
+    EXPECT_FALSE(LooksLikeDigitalOceanToken(other)) << other;
+  }
 }
 
 }  // namespace
