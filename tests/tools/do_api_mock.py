@@ -15,8 +15,10 @@ Behaviour:
   DELETE /v2/spaces/keys/AK        204, or 404 when unknown
   GET    /BUCKET?list-type=2       200 empty ListBucketResult when signed by a live key, else 403
   POST   /_mock/fail               body {"status": N, "count": K, "headers": {...}, "delay": S,
-                                   "method": "POST"}: the next K matching API requests answer N
-                                   (or sleep S seconds first). Not logged.
+                                   "method": "POST", "path": "/v2/"}: the next K requests with
+                                   that method (any when absent) whose path starts with "path"
+                                   (default "/v2/", the API) answer N (or sleep S seconds first).
+                                   Not logged.
 """
 import json
 import sys
@@ -81,7 +83,7 @@ class Handler(BaseHTTPRequestHandler):
                                       "body": body}) + "\n")
             rule = None
             for r in FAILS:
-                if r.get("method") in (None, self.command) and url.path.startswith("/v2/"):
+                if r.get("method") in (None, self.command) and url.path.startswith(r.get("path", "/v2/")):
                     rule = r
                     break
             if rule is not None:

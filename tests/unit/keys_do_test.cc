@@ -136,6 +136,12 @@ class KeysDoTest : public ::testing::Test {
     ::chmod(creds_.c_str(), 0600);
   }
 
+  // Creates profile [app] for photos:read whose endpoint is the mock (so rotate can verify it).
+  int CreateAppOnTheMock() {
+    return Run({"create", "--name", "app", "--grant", "photos:read", "--region", "nyc3",
+                "--endpoint", url_, "--credentials", creds_});
+  }
+
   std::vector<std::string> CreateArgs(const std::string& name) {
     return {"create", "--name", name, "--grant", "photos:read", "--grant",
             "logs/app:append-only", "--region", "nyc3", "--credentials", creds_};
@@ -302,10 +308,7 @@ TEST_F(KeysDoTest, ListFollowsPagesAndRevokeByNameDeletes) {
 
 TEST_F(KeysDoTest, RotateReplacesVerifiesAndRevokesTheOldKey) {
   WriteCredentials(kExisting);
-  ASSERT_EQ(Run({"create", "--name", "app", "--grant", "photos:read", "--region", "nyc3",
-                 "--endpoint", url_, "--credentials", creds_}),
-            0)
-      << stderr_;
+  ASSERT_EQ(CreateAppOnTheMock(), 0) << stderr_;
   ASSERT_EQ(Run({"rotate", "app", "--credentials", creds_}), 0) << stderr_ << stdout_;
   Result<auth::Profile> profile = auth::LoadProfile(creds_, "app", ::getuid());
   ASSERT_TRUE(profile.ok());
@@ -428,6 +431,85 @@ TEST_F(KeysDoTest, TokenFileWinsOverTheEnvironment) {
   EXPECT_EQ(Run({"list", "--token-file", token_file}), 1);
   EXPECT_NE(stderr_.find("chmod 600"), std::string::npos) << stderr_;
   EXPECT_EQ(Requests().size(), 1u);
+}
+
+TEST_F(KeysDoTest, RotateWhoseNewKeyFailsVerificationPutsTheOldProfileBack) {
+  WriteCredentials(kExisting);
+  ASSERT_EQ(CreateAppOnTheMock(), 0) << stderr_;
+  {
+    std::ofstream(creds_, std::ios::app)
+        << "\n# after app\n[zzz]\naccess_key_id = DO00ZZZ\n"
+           "secret_access_key = zzzSecret\nregion = ams3\ngrant = zzz:read\n";
+  }
+  const std::string before = ReadAll(creds_);
+  FailNext(403, {{"path", "/photos"}, {"count", 1000}});  // the new key's ListObjectsV2 is refused
+
+  EXPECT_EQ(Run({"rotate", "app", "--credentials", creds_}), 1);
+  EXPECT_EQ(std::count(stderr_.begin(), stderr_.end(), '\n'), 1) << stderr_;
+  EXPECT_NE(stderr_.find("the new key of [app] does not work on photos"), std::string::npos)
+      << stderr_;
+  EXPECT_NE(stdout_.find("put the old key DO00MOCK00000001 back into [app]"), std::string::npos)
+      << stdout_;
+  EXPECT_NE(stdout_.find("revoked the new key DO00MOCK00000002 again"), std::string::npos)
+      << stdout_;
+  EXPECT_EQ((stdout_ + stderr_).find("mockSecret"), std::string::npos);
+
+  // The file is exactly as before, still 0600, with no temporary file beside it.
+  EXPECT_EQ(ReadAll(creds_), before);
+  struct stat st;
+  ASSERT_EQ(::stat(creds_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
+  }
+  // Remotely: the new key was revoked, the old one was not.
+  bool revoked_new = false;
+  for (const json& r : Requests()) {
+    if (r["method"] != "DELETE") continue;
+    EXPECT_EQ(r["path"], "/v2/spaces/keys/DO00MOCK00000002");
+    revoked_new = true;
+  }
+  EXPECT_TRUE(revoked_new);
+  ASSERT_EQ(Run({"list"}), 0) << stderr_;
+  EXPECT_NE(stdout_.find("\tDO00MOCK00000001\t"), std::string::npos) << stdout_;
+  EXPECT_EQ(stdout_.find("DO00MOCK00000002"), std::string::npos) << stdout_;
+}
+
+TEST_F(KeysDoTest, RotateWhoseOldKeyCannotBeRevokedKeepsTheNewKeyAndSaysSo) {
+  WriteCredentials(kExisting);
+  ASSERT_EQ(CreateAppOnTheMock(), 0) << stderr_;
+  FailNext(500, {{"method", "DELETE"}});
+
+  EXPECT_EQ(Run({"rotate", "app", "--credentials", creds_}), 1);
+  EXPECT_EQ(std::count(stderr_.begin(), stderr_.end(), '\n'), 1) << stderr_;
+  EXPECT_NE(stderr_.find("the new key DO00MOCK00000002 is stored in [app] and works, but revoking "
+                         "the old key failed (DigitalOcean API: DELETE "
+                         "/v2/spaces/keys/DO00MOCK00000001: HTTP 500"),
+            std::string::npos)
+      << stderr_;
+  EXPECT_NE(stderr_.find("revoke it by hand: spacesfs keys revoke DO00MOCK00000001\n"),
+            std::string::npos)
+      << stderr_;
+  EXPECT_EQ((stdout_ + stderr_).find("mockSecret"), std::string::npos);
+  EXPECT_EQ(stderr_.find("dop_v1_testtoken123"), std::string::npos);
+
+  // The new key stays in the profile; both keys exist remotely.
+  Result<auth::Profile> profile = auth::LoadProfile(creds_, "app", ::getuid());
+  ASSERT_TRUE(profile.ok()) << profile.status().ToString();
+  EXPECT_EQ(profile->access_key_id, "DO00MOCK00000002");
+  EXPECT_EQ(std::string(profile->secret_access_key.reveal()),
+            "mockSecret2XyZ9+abcDEF/ghiJKL0123456789");
+  EXPECT_TRUE(auth::LoadProfile(creds_, "other", ::getuid()).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(creds_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_EQ(Run({"list"}), 0) << stderr_;
+  EXPECT_NE(stdout_.find("\tDO00MOCK00000001\t"), std::string::npos) << stdout_;
+  EXPECT_NE(stdout_.find("\tDO00MOCK00000002\t"), std::string::npos) << stdout_;
+  // The command the message names does the job.
+  ASSERT_EQ(Run({"revoke", "DO00MOCK00000001"}), 0) << stderr_;
+  ASSERT_EQ(Run({"list"}), 0) << stderr_;
+  EXPECT_EQ(stdout_.find("DO00MOCK00000001"), std::string::npos) << stdout_;
 }
 
 TEST(KeysCommand, UsageErrorsExitWithStatus2) {
