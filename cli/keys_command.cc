@@ -94,6 +94,31 @@ Result<std::unique_ptr<keys::KeyProvider>> MakeProvider(const KeysOptions& optio
 
 void Say(const std::string& line) { std::printf("%s\n", line.c_str()); }
 
+// Refuses an API token among the arguments, naming only its position: an option named for a token
+// (--token, --api-token=...; --token-file is fine) or a value shaped like a DigitalOcean token.
+// Runs before CLI11 sees the arguments, since its usage errors quote them.
+Status RefuseTokenInArgs(const std::vector<std::string>& args) {
+  const std::string advice =
+      "; API tokens are never taken from the command line (ps and /proc show every argument): "
+      "set DIGITALOCEAN_TOKEN or pass --token-file FILE (mode 0600)";
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.size() > 1 && arg[0] == '-') {
+      const std::string name = arg.substr(0, arg.find('='));
+      if (auth::IsSecretOptionName(name) && name.find("token") != std::string::npos) {
+        return Status(ErrorCode::kInvalidArgument,
+                      "option '" + name + "' would carry an API token" + advice);
+      }
+    }
+    if (keys::LooksLikeDigitalOceanToken(arg)) {
+      return Status(
+          ErrorCode::kInvalidArgument,
+          "argument " + std::to_string(i + 1) + " looks like a DigitalOcean API token" + advice);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunKeys(int argc, char** argv) {
@@ -106,8 +131,9 @@ int RunKeys(int argc, char** argv) {
     sub->add_option("-c,--credentials", options.credentials,
                     "credential file (default: /etc/spacesfs/credentials for root, "
                     "~/.config/spacesfs/credentials otherwise)");
-    sub->add_option("--token-file", options.token_file,
-                    "file holding the DigitalOcean API token (mode 0600); default $DIGITALOCEAN_TOKEN");
+    sub->add_option(
+        "--token-file", options.token_file,
+        "file holding the DigitalOcean API token (mode 0600); wins over $DIGITALOCEAN_TOKEN");
     sub->add_option("--admin-profile", options.admin_profile, "rgw: profile of the RGW admin key");
     sub->add_option("--admin-credentials", options.admin_credentials,
                     "rgw: credential file holding --admin-profile (default: --credentials)");
@@ -131,16 +157,20 @@ int RunKeys(int argc, char** argv) {
   CLI::App* rotate = app.add_subcommand("rotate", "replace a profile's key with a new one");
   add_common(rotate);
   rotate->add_option("profile", target, "PROFILE")->required();
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  if (Status refused = RefuseTokenInArgs(args); !refused.ok()) return Fail(refused);
   try {
     app.parse(argc - 1, argv + 1);
   } catch (const CLI::ParseError& e) {
+    // A secret among arguments CLI11 cannot parse is refused without echoing it.
+    if (Status refused = auth::RefuseSecretInArgs(args, CredentialsPath(options)); !refused.ok()) {
+      return Fail(refused);
+    }
     return app.exit(e) == 0 ? 0 : 2;  // --help is not an error; anything else is a usage error
   }
 
   const uid_t owner = ::getuid();
-  if (Status refused = auth::RefuseSecretInArgs(std::vector<std::string>(argv + 2, argv + argc),
-                                                CredentialsPath(options));
-      !refused.ok()) {
+  if (Status refused = auth::RefuseSecretInArgs(args, CredentialsPath(options)); !refused.ok()) {
     return Fail(refused);
   }
   if (create->parsed()) {

@@ -1,5 +1,6 @@
 #include "keys/digitalocean_provider.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -66,22 +67,42 @@ std::string_view DigitalOceanPermission(auth::Permission permission) {
     case auth::Permission::kAppendOnly:
     case auth::Permission::kReadWriteNoDelete:
     case auth::Permission::kReadWrite:
-      return "readwrite";
     case auth::Permission::kFullAccess:
-      return "fullaccess";
+      return "readwrite";
   }
   return "read";
+}
+
+bool LooksLikeDigitalOceanToken(std::string_view text) {
+  auto hex_run = [](std::string_view s) {
+    size_t n = 0;
+    while (n < s.size() && std::isxdigit(static_cast<unsigned char>(s[n]))) ++n;
+    return n;
+  };
+  if (text.size() == 64 && hex_run(text) == 64) return true;
+  for (size_t at = text.find("do"); at != std::string_view::npos; at = text.find("do", at + 1)) {
+    std::string_view rest = text.substr(at + 2);
+    if (rest.size() < 4 || !std::isalpha(static_cast<unsigned char>(rest[0])) ||
+        rest.substr(1, 2) != "_v") {
+      continue;
+    }
+    size_t i = 3;
+    while (i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i]))) ++i;
+    if (i == 3 || i >= rest.size() || rest[i] != '_') continue;
+    if (hex_run(rest.substr(i + 1)) >= 32) return true;
+  }
+  return false;
 }
 
 Result<Secret> LoadDigitalOceanToken(const std::string& token_file, uid_t expected_owner) {
   const char* env = std::getenv("DIGITALOCEAN_TOKEN");
   std::string token;
-  if (env != nullptr && *env != '\0') {
-    token = env;
-  } else if (!token_file.empty()) {
+  if (!token_file.empty()) {
     Result<Secret> content = auth::ReadCredentialFile(token_file, expected_owner);
     if (!content.ok()) return content.status();
     token = std::string(content->reveal());
+  } else if (env != nullptr && *env != '\0') {
+    token = env;
   } else {
     return Status(ErrorCode::kConfig,
                   "no DigitalOcean API token: set DIGITALOCEAN_TOKEN or pass --token-file FILE "
@@ -105,14 +126,33 @@ DigitalOceanProvider::DigitalOceanProvider(DigitalOceanConfig config)
 MintPlan DigitalOceanProvider::Plan(const std::vector<auth::Grant>& grants) const {
   MintPlan plan;
   for (const auth::Grant& grant : grants) {
-    std::string_view minted = DigitalOceanPermission(grant.permission);
-    if (!grant.prefix.empty() || minted != auth::PermissionName(grant.permission)) {
-      plan.narrowed.push_back(auth::FormatGrant(grant) + " is minted as " + grant.space + ":" +
-                              std::string(minted) +
-                              " (DigitalOcean keys cannot express prefixes, readwrite-nodelete or "
-                              "append-only); the profile records the narrower scope, which "
-                              "spacesfs enforces on the mount");
+    std::vector<std::string> reasons;
+    if (!grant.prefix.empty()) {
+      reasons.emplace_back("DigitalOcean keys cannot be limited to a prefix");
     }
+    switch (grant.permission) {
+      case auth::Permission::kAppendOnly:
+      case auth::Permission::kReadWriteNoDelete:
+        reasons.push_back("DigitalOcean keys have no " +
+                          std::string(auth::PermissionName(grant.permission)) + " permission");
+        break;
+      case auth::Permission::kFullAccess:
+        reasons.push_back("a DigitalOcean fullaccess key opens every bucket of the account and "
+                          "cannot be limited to one; readwrite on " + grant.space +
+                          " allows every request spacesfs makes for fullaccess (its chmod, chown "
+                          "and utimens are object copies)");
+        break;
+      case auth::Permission::kRead:
+      case auth::Permission::kReadWrite:
+        break;
+    }
+    if (reasons.empty()) continue;
+    std::string why;
+    for (const std::string& reason : reasons) why += (why.empty() ? "" : "; ") + reason;
+    plan.narrowed.push_back(auth::FormatGrant(grant) + " is minted as " + grant.space + ":" +
+                            std::string(DigitalOceanPermission(grant.permission)) + " (" + why +
+                            "); the profile records " + auth::FormatGrant(grant) +
+                            ", which spacesfs enforces on the mount");
   }
   return plan;
 }

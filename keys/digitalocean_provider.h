@@ -5,9 +5,12 @@
 //   DELETE /v2/spaces/keys/{access_key}
 //
 // Every request carries "Authorization: Bearer TOKEN"; requests with a body carry
-// "Content-Type: application/json". DigitalOcean grants are per bucket with permission read,
-// readwrite or fullaccess: a prefix grant is minted for its whole bucket, readwrite-nodelete and
-// append-only as readwrite (Plan() says which), several grants on one bucket as the largest.
+// "Content-Type: application/json". DigitalOcean grants are per bucket with permission read or
+// readwrite; its fullaccess exists only with "bucket": "" (every bucket of the account) and alone,
+// so it is never sent. A prefix grant is minted for its whole bucket; readwrite-nodelete,
+// append-only and fullaccess as readwrite (Plan() says which); several grants on one bucket as the
+// largest. spacesfs's fullaccess adds only chmod/chown/utimens over readwrite, which are object
+// copies a readwrite key may make.
 //
 // Errors and threading: see keys/key_provider.h.
 #pragma once
@@ -32,12 +35,18 @@ struct DigitalOceanConfig {
   std::chrono::seconds timeout{30};
 };
 
-// The DigitalOcean permission covering `permission` ("read", "readwrite" or "fullaccess").
+// The per-bucket DigitalOcean permission covering `permission`: "read" or "readwrite".
 std::string_view DigitalOceanPermission(auth::Permission permission);
 
-// Reads the API token: $DIGITALOCEAN_TOKEN if set, else the file (checked like a credential file,
-// owned by expected_owner, mode 0600), trailing whitespace dropped. kConfig when neither is given.
+// Reads the API token: from `token_file` when one is named (checked like a credential file, owned
+// by expected_owner, mode 0600; it wins over the environment), else $DIGITALOCEAN_TOKEN; trailing
+// whitespace dropped. kConfig when neither is given.
 Result<Secret> LoadDigitalOceanToken(const std::string& token_file, uid_t expected_owner);
+
+// True when `text` holds something shaped like a DigitalOcean API token: "do" + a letter + "_v" +
+// digits + "_" followed by 32 or more hex digits anywhere in it (dop_v1_..., doo_v1_...,
+// dor_v1_...), or exactly 64 hex digits (the older form). Pure.
+bool LooksLikeDigitalOceanToken(std::string_view text);
 
 class DigitalOceanProvider : public KeyProvider {
  public:

@@ -137,8 +137,12 @@ Status Rotate(KeyProvider& provider, const RotateRequest& request, const Say& sa
   say("verified the new key on " + GrantList(old->grants));
   Status revoked = provider.Revoke(old_access_key);
   if (!revoked.ok()) {
-    return revoked.WithContext("the new key is stored and works, but revoking the old key " +
-                               old_access_key + " failed");
+    return Status(revoked.code(),
+                  "the new key " + new_access_key + " is stored in [" + request.profile +
+                      "] and works, but revoking the old key failed (" + revoked.message() +
+                      "); the old key still works until you revoke it by hand: spacesfs keys "
+                      "revoke " +
+                      old_access_key);
   }
   say("revoked the old key " + old_access_key +
       "; running mounts of this profile pick up the new key on SIGHUP (systemctl reload)");

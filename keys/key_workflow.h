@@ -54,7 +54,8 @@ struct RotateRequest {
 
 // Creates a replacement key with the profile's grants, writes it over the profile, verifies it,
 // then revokes the old key. On a verification failure the old profile is put back and the new key
-// revoked.
+// revoked. When only revoking the old key fails, the new key stays in the profile and the error
+// (the revoke's code) names the old access key to revoke by hand.
 Status Rotate(KeyProvider& provider, const RotateRequest& request, const Say& say);
 
 }  // namespace spacesfs::keys

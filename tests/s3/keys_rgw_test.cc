@@ -1,7 +1,8 @@
 // `spacesfs keys --provider rgw` against the local radosgw: a key minted for team-a:read can list
 // and read team-a only; rotate replaces it (the old key is refused afterwards); revoke removes it.
 //
-// Several `spacesfs keys create` at once into one credential file all land.
+// Several `spacesfs keys create` at once into one credential file all land. A minted key cannot
+// create a bucket, not even one its fullaccess grant names.
 //
 // The RGW admin key is spacesfs-admin's (created by tests/server/rgw-tenants); the test gives it
 // the caps it needs with radosgw-admin when missing (CEPH_CONF or $CEPH_DIR/ceph.conf).
@@ -10,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -19,6 +21,8 @@
 #include "auth/credentials.h"
 #include "cli/keys_command.h"
 #include "gtest/gtest.h"
+#include "s3/http_transport.h"
+#include "s3/sigv4.h"
 #include "support/rgw_admin.h"
 #include "support/s3_test_env.h"
 
@@ -66,6 +70,11 @@ class KeysRgwTest : public ::testing::Test {
   void TearDown() override {
     // Nothing is left on the server when the test passes; after a failure, remove what it made.
     EXPECT_EQ(testing::RemoveRgwKeyUsers(conf_, names_), 0) << "keys were left on the server";
+    for (const std::string& bucket : buckets_) {  // only there when a key could create it
+      if (testing::RadosgwAdmin(conf_, "bucket stats --bucket=" + bucket).exit_code == 0) {
+        testing::RadosgwAdmin(conf_, "bucket rm --purge-objects --bucket=" + bucket);
+      }
+    }
     auto owner = testing::MakeTestClient(env_, testing::TestUser::kOwner, "team-a");
     if (owner.ok()) (void)testing::DeleteAllUnder(**owner, prefix_);
     std::error_code ec;
@@ -90,7 +99,8 @@ class KeysRgwTest : public ::testing::Test {
 
   testing::S3TestEnv env_;
   std::string conf_, dir_, creds_, prefix_, name_;
-  std::vector<std::string> names_;  // every key name the test creates
+  std::vector<std::string> names_;    // every key name the test creates
+  std::vector<std::string> buckets_;  // buckets a key must not be able to create
 };
 
 TEST_F(KeysRgwTest, CreateRotateRevoke) {
@@ -151,6 +161,62 @@ TEST_F(KeysRgwTest, CreateRotateRevoke) {
   Status revoked = ListOne(*second, "team-a");
   EXPECT_EQ(revoked.http_status(), 403) << revoked.ToString();
   EXPECT_EQ(revoked.s3_code(), "InvalidAccessKeyId") << revoked.ToString();
+}
+
+// PUT /BUCKET (CreateBucket) signed with `profile`'s key: the server's answer.
+s3::HttpResponse CreateBucket(const testing::S3TestEnv& env, const auth::Profile& profile,
+                              const std::string& bucket) {
+  s3::RequestToSign to_sign;
+  to_sign.method = "PUT";
+  to_sign.host = env.endpoint.substr(env.endpoint.find("://") + 3);
+  to_sign.raw_path = "/" + bucket;
+  to_sign.payload_hash = std::string(s3::kEmptyPayloadSha256);
+  s3::SigningKey key{profile.access_key_id, profile.secret_access_key, ""};
+  s3::HttpRequest request;
+  request.method = "PUT";
+  request.url = env.endpoint + "/" + bucket;
+  request.headers = s3::SignRequest(to_sign, key, env.region, std::time(nullptr));
+  const s3::BodySource empty = s3::BodySource::FromView("");
+  request.body = &empty;
+  s3::HttpTransport transport{s3::TransportOptions{}};
+  s3::HttpResponse response;
+  Status sent = transport.Perform(request, &response);
+  EXPECT_TRUE(sent.ok()) << sent.ToString();
+  return response;
+}
+
+TEST_F(KeysRgwTest, MintedKeysCannotCreateBuckets) {
+  // A read key, and a fullaccess key whose policy (s3:* on the bucket) would allow creating that
+  // very bucket: the RGW user behind each key has max-buckets=-1, so the server refuses both.
+  const std::string bucket = "spacesfs-nobucket-" + std::to_string(::getpid());
+  buckets_.push_back(bucket);
+  const std::string full = name_ + "f";
+  names_.push_back(full);
+  ASSERT_EQ(RunKeysArgs({"create", "--provider", "rgw", "--admin-profile", "rgw-admin", "--name",
+                         name_, "--grant", "team-a:read", "--credentials", creds_}),
+            0);
+  ASSERT_EQ(RunKeysArgs({"create", "--provider", "rgw", "--admin-profile", "rgw-admin", "--name",
+                         full, "--grant", bucket + ":fullaccess", "--credentials", creds_}),
+            0);
+  for (const std::string& profile_name : {name_, full}) {
+    Result<auth::Profile> profile = auth::LoadProfile(creds_, profile_name, ::getuid());
+    ASSERT_TRUE(profile.ok()) << profile.status().ToString();
+    s3::HttpResponse answer = CreateBucket(env_, *profile, bucket);
+    EXPECT_EQ(answer.status, 403) << profile_name << ": " << answer.body;
+    EXPECT_NE(answer.body.find("<Code>AccessDenied</Code>"), std::string::npos)
+        << profile_name << ": " << answer.body;
+    EXPECT_NE(testing::RadosgwAdmin(conf_, "bucket stats --bucket=" + bucket).exit_code, 0)
+        << profile_name << " created " << bucket;
+  }
+  // The keys themselves work (the refusal is not a broken key).
+  Result<auth::Profile> reader = Profile();
+  ASSERT_TRUE(reader.ok());
+  EXPECT_TRUE(ListOne(*reader, "team-a").ok());
+  for (const std::string& key_name : {name_, full}) {
+    EXPECT_EQ(RunKeysArgs({"revoke", key_name, "--provider", "rgw", "--admin-profile", "rgw-admin",
+                           "--credentials", creds_}),
+              0);
+  }
 }
 
 TEST_F(KeysRgwTest, ConcurrentCreatesIntoOneFileAllLand) {

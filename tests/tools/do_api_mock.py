@@ -6,13 +6,19 @@ Listens on 127.0.0.1 on a free port, writes the port to PORT_FILE, and appends o
 request to LOG_FILE: {"method", "path", "headers": {lower-case name: value}, "body"}.
 
 Behaviour:
-  POST   /v2/spaces/keys          201 {"key": {name, grants, access_key, secret_key, created_at}}
+  POST   /v2/spaces/keys          201 {"key": {name, grants, access_key, secret_key, created_at}};
+                                   422 for grants DigitalOcean refuses: a permission other than
+                                   read, readwrite or fullaccess, fullaccess with a bucket other
+                                   than "" (fullaccess means every bucket), or fullaccess together
+                                   with other grants
   GET    /v2/spaces/keys?page=N    the keys created so far, one per page, with links.pages.next
   DELETE /v2/spaces/keys/AK        204, or 404 when unknown
   GET    /BUCKET?list-type=2       200 empty ListBucketResult when signed by a live key, else 403
   POST   /_mock/fail               body {"status": N, "count": K, "headers": {...}, "delay": S,
-                                   "method": "POST"}: the next K matching API requests answer N
-                                   (or sleep S seconds first). Not logged.
+                                   "method": "POST", "path": "/v2/"}: the next K requests with
+                                   that method (any when absent) whose path starts with "path"
+                                   (default "/v2/", the API) answer N (or sleep S seconds first).
+                                   Not logged.
 """
 import json
 import sys
@@ -26,6 +32,23 @@ KEYS = []          # dicts as returned by the API (without secret_key)
 FAILS = []         # pending failure rules
 COUNTER = [0]
 LOG_PATH = None
+
+
+def grant_problem(grants):
+    """What DigitalOcean would refuse (422) in a key's grants, or None."""
+    if not isinstance(grants, list) or not grants:
+        return "grants must be a non-empty list"
+    for grant in grants:
+        if not isinstance(grant, dict) or not isinstance(grant.get("bucket"), str):
+            return "each grant needs a bucket"
+        permission = grant.get("permission")
+        if permission not in ("read", "readwrite", "fullaccess"):
+            return "invalid permission %r" % (permission,)
+        if permission == "fullaccess" and grant["bucket"] != "":
+            return "fullaccess grants apply to all buckets: bucket must be empty"
+    if len(grants) > 1 and any(g["permission"] == "fullaccess" for g in grants):
+        return "a fullaccess grant cannot be combined with other grants"
+    return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -60,7 +83,7 @@ class Handler(BaseHTTPRequestHandler):
                                       "body": body}) + "\n")
             rule = None
             for r in FAILS:
-                if r.get("method") in (None, self.command) and url.path.startswith("/v2/"):
+                if r.get("method") in (None, self.command) and url.path.startswith(r.get("path", "/v2/")):
                     rule = r
                     break
             if rule is not None:
@@ -75,6 +98,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(status, msg, rule.get("headers"))
         if url.path == "/v2/spaces/keys" and self.command == "POST":
             req = json.loads(body)
+            problem = grant_problem(req.get("grants"))
+            if problem:
+                return self.reply(422, json.dumps({"id": "unprocessable_entity",
+                                                   "message": problem}).encode())
             with LOCK:
                 COUNTER[0] += 1
                 n = COUNTER[0]

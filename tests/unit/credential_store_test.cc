@@ -1,14 +1,21 @@
 // keys/credential_store: writers of one credential file at the same time never lose each other's
 // profiles (each read-modify-write-rename holds the file's lock), the file stays 0600, no temporary
-// file is left behind, and a section put back by RestoreSection leaves the other profiles alone.
+// file is left behind, a section put back by RestoreSection leaves the other profiles alone, and a
+// write that fails leaves the old file byte for byte as it was.
 #include "keys/credential_store.h"
 
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -124,6 +131,72 @@ TEST_F(CredentialStoreTest, RestoreSectionKeepsProfilesWrittenMeanwhile) {
   ASSERT_TRUE(other.ok()) << "a profile written meanwhile was lost";
   EXPECT_EQ(other->access_key_id, "AKOTHER");
   EXPECT_EQ(Text().rfind(before, 0), 0u) << Text();
+}
+
+// The bytes of a file, as they are.
+std::string RawBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// Runs `write` in a child process whose files may not grow past `limit` bytes (RLIMIT_FSIZE, with
+// SIGXFSZ ignored, so the write crossing it fails with EFBIG): a real failed write, also as root,
+// whom a read-only directory would not stop. Returns the Status the child got, as text.
+std::string InChildWithFileSizeLimit(rlim_t limit, const std::function<Status()>& write) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  const pid_t pid = ::fork();
+  if (pid < 0) return "fork failed";
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit small{limit, limit};
+    if (::setrlimit(RLIMIT_FSIZE, &small) != 0) ::_exit(1);
+    const std::string text = write().ToString();
+    const ssize_t sent = ::write(fds[1], text.data(), text.size());
+    ::_exit(sent == static_cast<ssize_t>(text.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
+  ::close(fds[0]);
+  int wstatus = 0;
+  ::waitpid(pid, &wstatus, 0);
+  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+    text += " (child status " + std::to_string(wstatus) + ")";
+  }
+  return text;
+}
+
+TEST_F(CredentialStoreTest, FailedWriteLeavesTheOldFileAsItWas) {
+  ASSERT_TRUE(WriteProfile(path_, Profile("app", "AKOLD"), false, ::getuid()).ok());
+  ASSERT_TRUE(WriteProfile(path_, Profile("other", "AKOTHER"), false, ::getuid()).ok());
+  const std::string before = RawBytes(path_);
+  ASSERT_GT(before.size(), 100u);
+
+  // Replacing a profile and adding one: the temporary file cannot grow past 64 bytes.
+  for (bool replace : {true, false}) {
+    const std::string result = InChildWithFileSizeLimit(64, [&] {
+      return WriteProfile(path_, Profile(replace ? "app" : "third", "AKNEW"), replace, ::getuid());
+    });
+    EXPECT_EQ(result, "io_error: " + path_ + ": write: File too large") << replace;
+
+    EXPECT_EQ(RawBytes(path_), before) << replace;
+    struct stat st;
+    ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    EXPECT_EQ(st.st_uid, ::getuid());
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+      const std::string file = entry.path().filename().string();
+      EXPECT_TRUE(file == "credentials" || file == "credentials.lock") << "left behind: " << file;
+    }
+  }
+  // The same write without the limit goes through (the failure above was the limit's).
+  ASSERT_TRUE(WriteProfile(path_, Profile("app", "AKNEW"), true, ::getuid()).ok());
+  EXPECT_EQ(auth::LoadProfile(path_, "app", ::getuid())->access_key_id, "AKNEW");
 }
 
 TEST_F(CredentialStoreTest, LockFileThatIsASymlinkIsRefused) {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -119,9 +120,26 @@ class KeysDoTest : public ::testing::Test {
     ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
 
+  // The stdout of a shell command.
+  static std::string Capture(const std::string& command) {
+    std::string out;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) return out;
+    char buffer[256];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+    ::pclose(pipe);
+    return out;
+  }
+
   void WriteCredentials(const std::string& text) {
     std::ofstream(creds_) << text;
     ::chmod(creds_.c_str(), 0600);
+  }
+
+  // Creates profile [app] for photos:read whose endpoint is the mock (so rotate can verify it).
+  int CreateAppOnTheMock() {
+    return Run({"create", "--name", "app", "--grant", "photos:read", "--region", "nyc3",
+                "--endpoint", url_, "--credentials", creds_});
   }
 
   std::vector<std::string> CreateArgs(const std::string& name) {
@@ -290,10 +308,7 @@ TEST_F(KeysDoTest, ListFollowsPagesAndRevokeByNameDeletes) {
 
 TEST_F(KeysDoTest, RotateReplacesVerifiesAndRevokesTheOldKey) {
   WriteCredentials(kExisting);
-  ASSERT_EQ(Run({"create", "--name", "app", "--grant", "photos:read", "--region", "nyc3",
-                 "--endpoint", url_, "--credentials", creds_}),
-            0)
-      << stderr_;
+  ASSERT_EQ(CreateAppOnTheMock(), 0) << stderr_;
   ASSERT_EQ(Run({"rotate", "app", "--credentials", creds_}), 0) << stderr_ << stdout_;
   Result<auth::Profile> profile = auth::LoadProfile(creds_, "app", ::getuid());
   ASSERT_TRUE(profile.ok());
@@ -332,6 +347,171 @@ TEST_F(KeysDoTest, TokenIsNeverTakenFromTheCommandLine) {
   EXPECT_EQ(Requests().back()["headers"]["authorization"], "Bearer dop_v1_fromfile");
 }
 
+TEST_F(KeysDoTest, FullAccessIsMintedAsReadWriteOnItsSpace) {
+  // The mock answers like DigitalOcean: fullaccess only with "bucket": "" (every bucket), alone.
+  std::string code = Capture(
+      "curl -s -o /dev/null -w '%{http_code}' -X POST -H "
+      "'Content-Type: application/json' --data "
+      "'{\"name\":\"x\",\"grants\":[{\"bucket\":\"ccc\","
+      "\"permission\":\"fullaccess\"}]}' " +
+      url_ + "/v2/spaces/keys");
+  ASSERT_EQ(code, "422");
+
+  WriteCredentials(kExisting);
+  ASSERT_EQ(Run({"create", "--name", "full", "--grant", "ccc:fullaccess", "--grant", "photos:read",
+                 "--region", "nyc3", "--credentials", creds_}),
+            0)
+      << stderr_;
+  const json sent = Requests().back();
+  EXPECT_EQ(sent["method"], "POST");
+  EXPECT_EQ(json::parse(sent["body"].get<std::string>()),
+            json::parse(R"({"name":"full","grants":[{"bucket":"ccc","permission":"readwrite"},
+                            {"bucket":"photos","permission":"read"}]})"));
+  // The profile keeps what was asked for; spacesfs enforces it.
+  Result<auth::Profile> profile = auth::LoadProfile(creds_, "full", ::getuid());
+  ASSERT_TRUE(profile.ok()) << profile.status().ToString();
+  ASSERT_EQ(profile->grants.size(), 2u);
+  EXPECT_EQ(auth::FormatGrant(profile->grants[0]), "ccc:fullaccess");
+  EXPECT_EQ(auth::FormatGrant(profile->grants[1]), "photos:read");
+  EXPECT_NE(stdout_.find("\nnote: ccc:fullaccess is minted as ccc:readwrite (a DigitalOcean "
+                         "fullaccess key opens every bucket"),
+            std::string::npos)
+      << stdout_;
+  EXPECT_EQ(std::count(stdout_.begin(), stdout_.end(), '\n'), 2) << stdout_;
+}
+
+TEST_F(KeysDoTest, TokenOnTheCommandLineIsRefusedAndNeverEchoed) {
+  const std::string hex64 = "9f3c0a7be41d2c5869f0e1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6";
+  ASSERT_EQ(hex64.size(), 64u);
+  const std::string token = "dop_v1_" + hex64;
+  WriteCredentials(kExisting);
+  std::vector<std::vector<std::string>> cases;
+  for (const std::string& t : {token, hex64}) {
+    std::vector<std::string> extra = CreateArgs("app");
+    extra.push_back(t);  // an argument CLI11 does not expect (its message would quote it)
+    cases.push_back(extra);
+    std::vector<std::string> option = CreateArgs("app");
+    option.push_back("--token=" + t);
+    cases.push_back(option);
+    std::vector<std::string> separate = CreateArgs("app");
+    separate.insert(separate.end(), {"--token", t});
+    cases.push_back(separate);
+    cases.push_back({"list", t});
+    cases.push_back({"revoke", t});
+    cases.push_back({"create", "--name", t, "--grant", "photos:read", "--region", "nyc3"});
+  }
+  for (const std::vector<std::string>& args : cases) {
+    std::string shown;
+    for (const std::string& a : args)
+      shown += (a == token || a.find(hex64) != a.npos ? "TOKEN" : a) + " ";
+    EXPECT_NE(Run(args), 0) << shown;
+    EXPECT_EQ(std::count(stderr_.begin(), stderr_.end(), '\n'), 1) << shown << ": " << stderr_;
+    EXPECT_NE(stderr_.find("never taken from the command line"), std::string::npos)
+        << shown << ": " << stderr_;
+    EXPECT_EQ(stderr_.find(hex64), std::string::npos) << shown;
+    EXPECT_EQ(stdout_.find(hex64), std::string::npos) << shown;
+    EXPECT_EQ(stdout_, "") << shown;
+  }
+  EXPECT_TRUE(Requests().empty());
+  EXPECT_EQ(ReadAll(creds_), kExisting);
+}
+
+TEST_F(KeysDoTest, TokenFileWinsOverTheEnvironment) {
+  // SetUp exported DIGITALOCEAN_TOKEN=dop_v1_testtoken123; the file named explicitly is used.
+  const std::string token_file = dir_ + "/token";
+  std::ofstream(token_file) << "dop_v1_fromfile\n";
+  ::chmod(token_file.c_str(), 0600);
+  std::vector<std::string> args = CreateArgs("app");
+  args.insert(args.end(), {"--token-file", token_file});
+  ASSERT_EQ(Run(args), 0) << stderr_;
+  ASSERT_EQ(Requests().size(), 1u);
+  EXPECT_EQ(Requests().back()["headers"]["authorization"], "Bearer dop_v1_fromfile");
+  // A token file that fails its checks is an error, not a fall back to the environment.
+  ::chmod(token_file.c_str(), 0640);
+  EXPECT_EQ(Run({"list", "--token-file", token_file}), 1);
+  EXPECT_NE(stderr_.find("chmod 600"), std::string::npos) << stderr_;
+  EXPECT_EQ(Requests().size(), 1u);
+}
+
+TEST_F(KeysDoTest, RotateWhoseNewKeyFailsVerificationPutsTheOldProfileBack) {
+  WriteCredentials(kExisting);
+  ASSERT_EQ(CreateAppOnTheMock(), 0) << stderr_;
+  {
+    std::ofstream(creds_, std::ios::app)
+        << "\n# after app\n[zzz]\naccess_key_id = DO00ZZZ\n"
+           "secret_access_key = zzzSecret\nregion = ams3\ngrant = zzz:read\n";
+  }
+  const std::string before = ReadAll(creds_);
+  FailNext(403, {{"path", "/photos"}, {"count", 1000}});  // the new key's ListObjectsV2 is refused
+
+  EXPECT_EQ(Run({"rotate", "app", "--credentials", creds_}), 1);
+  EXPECT_EQ(std::count(stderr_.begin(), stderr_.end(), '\n'), 1) << stderr_;
+  EXPECT_NE(stderr_.find("the new key of [app] does not work on photos"), std::string::npos)
+      << stderr_;
+  EXPECT_NE(stdout_.find("put the old key DO00MOCK00000001 back into [app]"), std::string::npos)
+      << stdout_;
+  EXPECT_NE(stdout_.find("revoked the new key DO00MOCK00000002 again"), std::string::npos)
+      << stdout_;
+  EXPECT_EQ((stdout_ + stderr_).find("mockSecret"), std::string::npos);
+
+  // The file is exactly as before, still 0600, with no temporary file beside it.
+  EXPECT_EQ(ReadAll(creds_), before);
+  struct stat st;
+  ASSERT_EQ(::stat(creds_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
+  }
+  // Remotely: the new key was revoked, the old one was not.
+  bool revoked_new = false;
+  for (const json& r : Requests()) {
+    if (r["method"] != "DELETE") continue;
+    EXPECT_EQ(r["path"], "/v2/spaces/keys/DO00MOCK00000002");
+    revoked_new = true;
+  }
+  EXPECT_TRUE(revoked_new);
+  ASSERT_EQ(Run({"list"}), 0) << stderr_;
+  EXPECT_NE(stdout_.find("\tDO00MOCK00000001\t"), std::string::npos) << stdout_;
+  EXPECT_EQ(stdout_.find("DO00MOCK00000002"), std::string::npos) << stdout_;
+}
+
+TEST_F(KeysDoTest, RotateWhoseOldKeyCannotBeRevokedKeepsTheNewKeyAndSaysSo) {
+  WriteCredentials(kExisting);
+  ASSERT_EQ(CreateAppOnTheMock(), 0) << stderr_;
+  FailNext(500, {{"method", "DELETE"}});
+
+  EXPECT_EQ(Run({"rotate", "app", "--credentials", creds_}), 1);
+  EXPECT_EQ(std::count(stderr_.begin(), stderr_.end(), '\n'), 1) << stderr_;
+  EXPECT_NE(stderr_.find("the new key DO00MOCK00000002 is stored in [app] and works, but revoking "
+                         "the old key failed (DigitalOcean API: DELETE "
+                         "/v2/spaces/keys/DO00MOCK00000001: HTTP 500"),
+            std::string::npos)
+      << stderr_;
+  EXPECT_NE(stderr_.find("revoke it by hand: spacesfs keys revoke DO00MOCK00000001\n"),
+            std::string::npos)
+      << stderr_;
+  EXPECT_EQ((stdout_ + stderr_).find("mockSecret"), std::string::npos);
+  EXPECT_EQ(stderr_.find("dop_v1_testtoken123"), std::string::npos);
+
+  // The new key stays in the profile; both keys exist remotely.
+  Result<auth::Profile> profile = auth::LoadProfile(creds_, "app", ::getuid());
+  ASSERT_TRUE(profile.ok()) << profile.status().ToString();
+  EXPECT_EQ(profile->access_key_id, "DO00MOCK00000002");
+  EXPECT_EQ(std::string(profile->secret_access_key.reveal()),
+            "mockSecret2XyZ9+abcDEF/ghiJKL0123456789");
+  EXPECT_TRUE(auth::LoadProfile(creds_, "other", ::getuid()).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(creds_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_EQ(Run({"list"}), 0) << stderr_;
+  EXPECT_NE(stdout_.find("\tDO00MOCK00000001\t"), std::string::npos) << stdout_;
+  EXPECT_NE(stdout_.find("\tDO00MOCK00000002\t"), std::string::npos) << stdout_;
+  // The command the message names does the job.
+  ASSERT_EQ(Run({"revoke", "DO00MOCK00000001"}), 0) << stderr_;
+  ASSERT_EQ(Run({"list"}), 0) << stderr_;
+  EXPECT_EQ(stdout_.find("DO00MOCK00000001"), std::string::npos) << stdout_;
+}
+
 TEST(KeysCommand, UsageErrorsExitWithStatus2) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"create", "--name", "x"},  // no --grant
@@ -361,12 +541,28 @@ TEST(KeysCredentialStore, ReplaceSectionKeepsNeighboursAndComments) {
 }
 
 TEST(KeysDigitalOcean, CreateBodyMergesGrantsPerBucket) {
-  std::vector<auth::Grant> grants = {*auth::ParseGrant("bbb/x/:read"),
-                                     *auth::ParseGrant("bbb:readwrite-nodelete"),
-                                     *auth::ParseGrant("ccc:fullaccess")};
+  std::vector<auth::Grant> grants = {
+      *auth::ParseGrant("bbb/x/:read"), *auth::ParseGrant("bbb:readwrite-nodelete"),
+      *auth::ParseGrant("ccc:fullaccess"), *auth::ParseGrant("ccc/x/:read")};
+  // DigitalOcean's fullaccess means every bucket ("bucket": ""): a per-Space fullaccess is minted
+  // as readwrite on that Space.
   EXPECT_EQ(json::parse(DigitalOceanProvider::CreateBody("k", grants)),
             json::parse(R"({"name":"k","grants":[{"bucket":"bbb","permission":"readwrite"},
-                            {"bucket":"ccc","permission":"fullaccess"}]})"));
+                            {"bucket":"ccc","permission":"readwrite"}]})"));
+}
+
+TEST(KeysDigitalOcean, TokenShapesAreRecognised) {
+  const std::string hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  for (const std::string& token : {"dop_v1_" + hex64, "doo_v1_" + hex64, "dor_v1_" + hex64, hex64,
+                                   "--x=dop_v1_" + hex64, "Bearer dop_v1_" + hex64.substr(0, 40)}) {
+    EXPECT_TRUE(LooksLikeDigitalOceanToken(token)) << token;
+  }
+  for (const std::string& other :
+       {std::string("photos:read"), std::string("DO00MOCK00000001"), std::string("dop_v1_short"),
+        hex64.substr(0, 63), "dop_v1_" + hex64.substr(0, 31), std::string("/tmp/do/v1/x"),
+        std::string("laptop-20261129033302")}) {
+    EXPECT_FALSE(LooksLikeDigitalOceanToken(other)) << other;
+  }
 }
 
 }  // namespace
