@@ -1803,7 +1803,7 @@ Status Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key, uint
       spdlog::warn("GET {}: {}", key, s.ToString());
       return s;
     }
-    return FromServer(s, "GET", key);
+    return FromServer(s, "GET", key, &handle.caller);
   }
   return Status::Ok();
 }
@@ -1830,7 +1830,7 @@ Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, std::
       if (offset >= end) return Status::Ok();
       if (file.stream->ReadBuffered(offset, end - offset, out)) return Status::Ok();
       // Bytes already sent: complete the object, then read it like any other.
-      SPACESFS_RETURN_IF_ERROR(UploadLocked(h.ino, file));
+      SPACESFS_RETURN_IF_ERROR(UploadLocked(h.ino, file, &h.caller));
     }
     if (file.staging) {
       uint64_t end = std::min<uint64_t>(file.staging->size(), offset + size);

@@ -727,6 +727,27 @@ TEST_F(ScopeTest, AServerRefusalIsLoggedOncePerKeyOperationAndUser) {
   EXPECT_FALSE(client_->Data("locked").has_value());
 }
 
+// A refused read names the reader, like any other refusal.
+TEST_F(ScopeTest, AServerRefusalOfAReadNamesTheReader) {
+  auto denying = std::make_unique<DenyingClient>();
+  denying->denied = {DenyingClient::Op::kGetObject};
+  client_ = std::move(denying);
+  Put("locked", "data");
+  Mount({"photos:read"});
+  LogCapture log("%l %v");
+  InodeId ino = Ino(kAlice, "locked");
+  ASSERT_NE(ino, 0u);
+  Result<OpenReply> o = fs_->Open(kAlice, ino, O_RDONLY);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(fs_->Read(o->fh, 0, 4).status().code(), ErrorCode::kAccessDenied);
+  (void)fs_->Release(o->fh);
+  std::vector<std::string> lines = log.Lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0],
+            "warning server refused: user alice (uid 1001): GET 'locked' in Space 'photos' with "
+            "profile 'photos-test': AccessDenied (HTTP 403)\n");
+}
+
 // Whatever request the server refuses, the operation fails with kAccessDenied (EACCES), never
 // kIoError, and the server is unchanged.
 TEST_F(ScopeTest, EveryKindOfServerRefusalIsAccessDenied) {
