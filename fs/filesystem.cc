@@ -95,6 +95,9 @@ struct Inode {
   bool metadata_known = false;
   bool has_marker = false;     // directories: a "dir/" object exists
   TimePoint marker_expiry{};   // has_marker is known to hold until then
+  // Directories: until then children_ names every child (a directory this mount made, empty
+  // then), so a name not there is absent without a LIST. Cleared when a child is forgotten.
+  TimePoint complete_until{};
   std::string link_target;
   bool link_known = false;
   uint64_t lookups = 0;
@@ -225,7 +228,10 @@ class Filesystem::Impl {
   // "alice (uid 1001)", or "uid 1001" when the uid has no name.
   std::string UserName(uint32_t uid) const;
 
-  Result<std::optional<Found>> RemoteLookup(const std::string& path, const Caller* who);
+  // What the server has at path. known_type: what the mount last saw there, if anything; a name
+  // known as a file or symlink is asked with one HEAD, and with a LIST only when it is gone.
+  Result<std::optional<Found>> RemoteLookup(const std::string& path, const Caller* who,
+                                            std::optional<FileType> known_type = std::nullopt);
   Result<std::vector<DirItem>> ListDirectory(const std::string& path, const Caller* who);
   Result<Resolved> ResolveChild(InodeId parent, std::string_view name, const Caller* who);
   Result<std::string> ParentPath(InodeId parent);  // kNotDirectory / kNotFound
@@ -588,6 +594,8 @@ void Filesystem::Impl::MaybeErase(InodeId ino) {
   if (inode->parent != 0) {
     auto it = children_.find({inode->parent, inode->name});
     if (it != children_.end() && it->second == ino) children_.erase(it);
+    // Forgotten, not gone: the parent's children_ no longer names every child.
+    if (Inode* p = FindInode(inode->parent)) p->complete_until = {};
   }
   inodes_.erase(ino);
 }
@@ -688,7 +696,8 @@ void Filesystem::Impl::MoveSubtree(Inode& inode, InodeId new_parent,
 }
 
 Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& path,
-                                                            const Caller* who) {
+                                                            const Caller* who,
+                                                            std::optional<FileType> known_type) {
   if (path.empty()) {
     Found root;
     root.type = FileType::kDirectory;
@@ -696,6 +705,24 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
   }
   std::string dir_prefix = DirPrefix(path);
   std::string key = Key(path);
+  auto as_file = [](s3::ObjectInfo info) {
+    Found file;
+    file.type = TypeFromMetadata(info.metadata) == FileType::kSymlink ? FileType::kSymlink
+                                                                       : FileType::kRegular;
+    file.info = std::move(info);
+    file.metadata_known = true;
+    return std::optional<Found>(std::move(file));
+  };
+  if (known_type && *known_type != FileType::kDirectory) {
+    // Revalidating a file: one HEAD gives its existence, ETag and metadata. (A "name/" prefix
+    // made beside it since would not be noticed while the file stays: such a Space shows the
+    // directory only to a mount that did not know the file.)
+    Result<s3::ObjectInfo> head = client_.HeadObject(key);
+    if (head.ok()) return as_file(std::move(*head));
+    if (head.status().code() != ErrorCode::kNotFound) {
+      return FromServer(head.status(), "HEAD", key, who);
+    }
+  }
   // One LIST of the keys that start with the name tells both whether the file "name" and the
   // directory "name/" exist, unless more than a page of siblings ("name.txt", "name-2"...) sort
   // before "name/": then ask for the directory alone.
@@ -740,12 +767,7 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
     if (head.status().code() == ErrorCode::kNotFound) return std::optional<Found>();
     return FromServer(head.status(), "HEAD", key, who);
   }
-  Found file;
-  file.type = TypeFromMetadata(head->metadata) == FileType::kSymlink ? FileType::kSymlink
-                                                                      : FileType::kRegular;
-  file.info = std::move(*head);
-  file.metadata_known = true;
-  return std::optional<Found>(file);
+  return as_file(std::move(*head));
 }
 
 Result<std::vector<DirItem>> Filesystem::Impl::ListDirectory(const std::string& path,
@@ -815,6 +837,7 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
   if (!parent_path.ok()) return parent_path.status();
   Resolved r;
   r.path = JoinPath(*parent_path, name);
+  std::optional<FileType> known_type;
   {
     std::lock_guard lock(mu_);
     auto it = children_.find({parent, name});
@@ -826,16 +849,21 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
         r.type = inode->type;
         return r;
       }
+      if (inode != nullptr) known_type = inode->type;
     }
     auto neg = negative_.find({parent, name});
     if (neg != negative_.end()) {
       if (neg->second > Now()) return r;
       negative_.erase(neg);
     }
+    if (it == children_.end()) {
+      Inode* p = FindInode(parent);
+      if (p != nullptr && p->complete_until > Now()) return r;
+    }
   }
   // Invalid names, and names whose key would be over 1024 bytes, can have no object: no request.
   if (!IsValidComponent(name) || Key(r.path).size() > kMaxKeyBytes) return r;
-  Result<std::optional<Found>> found = RemoteLookup(r.path, who);
+  Result<std::optional<Found>> found = RemoteLookup(r.path, who, known_type);
   if (!found.ok()) return found.status();
   std::lock_guard lock(mu_);
   if (!found->has_value()) {
@@ -916,7 +944,7 @@ Result<AttrReply> Filesystem::Impl::GetAttr(const Caller* caller, InodeId ino) {
     path = inode->path;
     type = inode->type;
   }
-  Result<std::optional<Found>> found = RemoteLookup(path, caller);
+  Result<std::optional<Found>> found = RemoteLookup(path, caller, type);
   if (!found.ok()) return found.status();
   std::lock_guard lock(mu_);
   Inode* inode = FindInode(ino);
@@ -1029,7 +1057,11 @@ Result<Entry> Filesystem::Impl::MakeObject(const Caller& caller, InodeId parent,
   inode.attr = attr;
   inode.attr.size = type == FileType::kDirectory ? 4096 : link_target.size();
   inode.attr.blocks = (inode.attr.size + 511) / 512;
-  if (type == FileType::kDirectory) inode.attr.nlink = 2;
+  if (type == FileType::kDirectory) {
+    inode.attr.nlink = 2;
+    // Nothing was under it a moment ago: what this mount creates in it needs no lookup LIST.
+    if (options_.negative_ttl.count() > 0) inode.complete_until = Now() + options_.negative_ttl;
+  }
   inode.attr.ino = inode.ino;
   if (type == FileType::kSymlink) {
     inode.link_target = std::string(link_target);

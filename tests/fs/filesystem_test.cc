@@ -636,6 +636,72 @@ TEST_F(FilesystemTest, ReadDirResumesAtOffsets) {
             ErrorCode::kNotFound);
 }
 
+// A directory this mount just made is empty: names looked up in it (tar, cp -r) are missing
+// without a LIST, for negative_ttl; after that, or once a child is forgotten, the server is asked.
+TEST_F(FilesystemTest, LookupsInADirectoryJustMadeNeedNoRequest) {
+  using Op = s3::MemoryObjectClient::Operation;
+  Result<Entry> d = fs_->MkDir(caller_, kRootInode, "new", 0755);
+  ASSERT_TRUE(d.ok());
+  client_.ResetRequestCounts();
+  EXPECT_EQ(Lookup(d->ino, "a").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(Lookup(d->ino, "b").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(client_.TotalRequests(), 0u);
+  // Made here, found here, without a request either.
+  ASSERT_TRUE(WriteFile(d->ino, "a", "aa").ok());
+  client_.ResetRequestCounts();
+  EXPECT_EQ(Lookup(d->ino, "a")->attr.size, 2u);
+  EXPECT_EQ(client_.RequestCount(Op::kListObjects), 0u);
+  // The kernel forgets "a": the directory is no longer known whole; "a" is still found.
+  InodeId a = Ino(d->ino, "a");
+  fs_->Forget(a, 3);
+  PutRaw("new/c", "behind the back");
+  client_.ResetRequestCounts();
+  Result<Entry> again = Lookup(d->ino, "a");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->attr.size, 2u);
+  EXPECT_GE(client_.RequestCount(Op::kListObjects), 1u);
+  Result<Entry> c = Lookup(d->ino, "c");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->attr.size, 15u);
+}
+
+// A name known as a file is revalidated with one HEAD (existence, ETag and metadata at once);
+// only when it is gone does a LIST tell what is there now.
+TEST_F(FilesystemTest, AKnownFileIsRevalidatedWithOneHead) {
+  using Op = s3::MemoryObjectClient::Operation;
+  PutRaw("f", "one");
+  PutRaw("g", "gee");
+  ASSERT_EQ(Names(kRootInode), (std::vector<std::string>{"f", "g"}));
+  Advance(milliseconds(1100));
+  PutRaw("f", "changed");
+  client_.ResetRequestCounts();
+  Result<Entry> f = Lookup(kRootInode, "f");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->attr.size, 7u);
+  EXPECT_EQ(client_.RequestCount(Op::kHeadObject), 1u);
+  EXPECT_EQ(client_.TotalRequests(), 1u);
+  // Replaced by a directory behind the mount's back: HEAD says gone, a LIST finds the directory.
+  ASSERT_TRUE(client_.DeleteObject("g").ok());
+  PutRaw("g/inside", "x");
+  Advance(milliseconds(1100));
+  client_.ResetRequestCounts();
+  Result<Entry> g = Lookup(kRootInode, "g");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->attr.type, FileType::kDirectory);
+  EXPECT_GE(client_.RequestCount(Op::kListObjects), 1u);
+}
+
+TEST_F(FilesystemTest, AnEmptyDirectoryIsAskedAgainAfterTheNegativeTtl) {
+  Result<Entry> d = fs_->MkDir(caller_, kRootInode, "new", 0755);
+  ASSERT_TRUE(d.ok());
+  PutRaw("new/x", "made by another client");
+  EXPECT_EQ(Lookup(d->ino, "x").status().code(), ErrorCode::kNotFound);
+  Advance(milliseconds(1100));
+  client_.ResetRequestCounts();
+  ASSERT_TRUE(Lookup(d->ino, "x").ok());
+  EXPECT_GE(client_.TotalRequests(), 1u);
+}
+
 TEST_F(FilesystemTest, ChangesBehindTheMountsBackAppearAfterTtl) {
   EXPECT_EQ(Lookup(kRootInode, "new").status().code(), ErrorCode::kNotFound);
   PutRaw("new", "v1");
