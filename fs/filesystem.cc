@@ -325,7 +325,7 @@ Filesystem::Impl::Impl(s3::ObjectClient& client, Options options)
       options_(std::move(options)),
       mount_time_ns_(WallNowNs()),
       budget_(options_.memory_budget),
-      buffers_(std::min<uint64_t>(options_.memory_budget / 4, 32ull << 20)),
+      buffers_(std::min<uint64_t>(options_.memory_budget / 8, 16ull << 20)),
       pool_(options_.request_threads),
       scope_(options_.scope) {
   Inode root;
