@@ -289,7 +289,7 @@ class Filesystem::Impl {
   const Options options_;
   const int64_t mount_time_ns_;
   MemoryBudget budget_;
-  BufferPool buffers_;  // read-ahead chunk buffers kept for reuse
+  BufferPool buffers_;  // read-ahead chunk buffers kept for reuse (after budget_: they hold leases)
   std::unique_ptr<UploadJournal> journal_;  // null without a state_dir (or if it cannot be opened)
   WorkerPool pool_;  // after budget_, journal_ and client_: its tasks use them until it is joined
 
@@ -325,7 +325,7 @@ Filesystem::Impl::Impl(s3::ObjectClient& client, Options options)
       options_(std::move(options)),
       mount_time_ns_(WallNowNs()),
       budget_(options_.memory_budget),
-      buffers_(std::min<uint64_t>(options_.memory_budget / 8, 16ull << 20)),
+      buffers_(budget_, options_.memory_budget / 8),
       pool_(options_.request_threads),
       scope_(options_.scope) {
   Inode root;
@@ -551,7 +551,8 @@ Counters Filesystem::Impl::GetCounters() const {
   c.bytes_uploaded = counting_.bytes_uploaded();
   c.denials_local = denials_local_.load(std::memory_order_relaxed);
   c.denials_server = denials_server_.load(std::memory_order_relaxed);
-  c.memory_in_use = budget_.used();
+  c.memory_idle = buffers_.idle_bytes();
+  c.memory_in_use = budget_.used() - std::min<uint64_t>(budget_.used(), c.memory_idle);
   c.memory_peak = budget_.peak();
   return c;
 }

@@ -252,8 +252,9 @@ struct Counters {
   uint64_t bytes_uploaded = 0;    // object bytes sent (PUT and UploadPart bodies)
   uint64_t denials_local = 0;     // operations refused by the scope (no request sent)
   uint64_t denials_server = 0;    // requests the server refused (403)
-  uint64_t memory_in_use = 0;     // bytes of the memory budget held now
-  uint64_t memory_peak = 0;       // the most held at once
+  uint64_t memory_in_use = 0;     // bytes of the memory budget held now by data in use
+  uint64_t memory_idle = 0;       // bytes of it held by idle read buffers kept for reuse
+  uint64_t memory_peak = 0;       // the most held at once (in use and idle)
 };
 
 class Filesystem {

@@ -16,7 +16,7 @@ namespace {
 struct Chunk {
   explicit Chunk(BufferPool* pool) : buffers(pool) {}
   ~Chunk() {
-    if (buffers != nullptr) buffers->Give(std::move(data));
+    if (buffers != nullptr) buffers->Give(std::move(data), std::move(lease));
   }
   Chunk(const Chunk&) = delete;
   Chunk& operator=(const Chunk&) = delete;
@@ -130,7 +130,17 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
     uint64_t len = std::min(params.chunk_size,
                             std::max(params.min_window, fetched_end - run_start));
     len = ChunkEnd(std::min(size, fetched_end + len)) - fetched_end;
-    MemoryBudget::Lease lease = budget.TryAcquire(len);
+    // A buffer paid for by the budget: a reused one from the pool, or new bytes.
+    std::string bytes;
+    MemoryBudget::Lease lease;
+    if (params.buffers != nullptr) {
+      if (std::optional<BufferPool::Buffer> b = params.buffers->TryTake(len)) {
+        bytes = std::move(b->bytes);
+        lease = std::move(b->lease);
+      }
+    } else {
+      lease = budget.TryAcquire(len);
+    }
     if (!lease.held()) {
       if (fetched_end >= needed_end) return;  // only fetch ahead within the budget
       // What the reader waits for, outside the budget (at most min_window per read in flight).
@@ -143,9 +153,7 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
     chunk->lease = std::move(lease);
     chunks[chunk->start] = chunk;
     fetched_end += len;
-    pool.Submit([self, chunk]() mutable {
-      BufferPool* buffers = self->params.buffers;
-      std::string data = buffers != nullptr ? buffers->Take(chunk->len) : std::string();
+    pool.Submit([self, chunk, data = std::move(bytes)]() mutable {
       Status s = self->Load(chunk->start, chunk->len, &data);
       std::lock_guard lock(self->mu);
       chunk->data = std::move(data);
@@ -304,7 +312,10 @@ Status ReadAhead::Read(uint64_t offset, size_t n, std::string* out) {
   uint64_t ahead = std::clamp<uint64_t>(2 * (end - st.run_start), st.params.min_window,
                                         st.params.max_window);
   // Share the budget: the less is free, the less each reader fetches ahead.
-  uint64_t free = st.budget.limit() - std::min(st.budget.limit(), st.budget.used());
+  // (Idle pooled buffers count as free: they are handed out before anything new.)
+  uint64_t idle = st.params.buffers != nullptr ? st.params.buffers->idle_bytes() : 0;
+  uint64_t used = st.budget.used() - std::min(st.budget.used(), idle);
+  uint64_t free = st.budget.limit() - std::min(st.budget.limit(), used);
   ahead = std::min(ahead, std::max(st.params.min_window, free / 2));
   st.FetchAhead(end, std::min(st.size, end + ahead), state_);
   // Wait for the chunks covering [offset, end).

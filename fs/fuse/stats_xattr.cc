@@ -41,6 +41,7 @@ std::string FormatStats(const fs::Counters& c, pid_t pid, uint64_t files_open_fo
   line("denials_server", c.denials_server);
   line("files_open_for_writing", files_open_for_writing);
   line("memory_in_use", c.memory_in_use);
+  line("memory_idle", c.memory_idle);
   line("memory_peak", c.memory_peak);
   return out;
 }

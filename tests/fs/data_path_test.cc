@@ -215,7 +215,7 @@ TEST_F(ReadAheadTest, SequentialReadsArePrefetchedInGrowingChunks) {
 TEST_F(ReadAheadTest, ChunkBuffersAreReusedAlongASequentialRead) {
   std::string data = Pattern(48 * kMiB + 5, 11);
   PutObject(memory_, "reuse", data);
-  BufferPool buffers(16 * kMiB);
+  BufferPool buffers(budget_, 16 * kMiB);
   ReadAheadParams params = Params();
   params.buffers = &buffers;
   ReadAhead reader(memory_, pool_, budget_, "reuse", memory_.Info("reuse")->etag, data.size(),
@@ -234,6 +234,7 @@ TEST_F(ReadAheadTest, ChunkBuffersAreReusedAlongASequentialRead) {
   EXPECT_GE(buffers.reused(), 14u) << buffers.allocated() << " allocated";
   EXPECT_LE(buffers.allocated(), 12u) << buffers.reused() << " reused";
   EXPECT_LE(buffers.idle_bytes(), 16 * kMiB);
+  EXPECT_LE(budget_.peak(), 32 * kMiB);  // idle buffers too are inside the budget
 }
 
 TEST_F(ReadAheadTest, RandomReadsFetchExactlyWhatIsAsked) {
