@@ -1865,18 +1865,7 @@ Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, std::
       // Bytes already sent: complete the object, then read it like any other.
       SPACESFS_RETURN_IF_ERROR(UploadLocked(h.ino, file, &h.caller));
     }
-    if (file.staging) {
-      uint64_t end = std::min<uint64_t>(file.staging->size(), offset + size);
-      if (offset >= end) return Status::Ok();
-      out->resize(end - offset);
-      Result<size_t> n = file.staging->ReadInto(offset, std::span<char>(out->data(), out->size()));
-      if (!n.ok()) {
-        out->clear();
-        return n.status();
-      }
-      out->resize(*n);
-      return Status::Ok();
-    }
+    if (file.staging) return file.staging->Read(offset, size, out);
     if (file.dirty) return Status::Ok();  // truncated to empty, not written since
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(h.ino);

@@ -62,13 +62,17 @@ Result<size_t> StagingFile::ReadInto(uint64_t offset, std::span<char> out) const
   return want;
 }
 
-Result<std::string> StagingFile::Read(uint64_t offset, size_t length) const {
-  if (offset >= size_) return std::string();
-  std::string out(std::min<uint64_t>(length, size_ - offset), '\0');
-  Result<size_t> n = ReadInto(offset, std::span<char>(out.data(), out.size()));
-  if (!n.ok()) return n.status();
-  out.resize(*n);
-  return out;
+Status StagingFile::Read(uint64_t offset, size_t length, std::string* out) const {
+  out->clear();
+  if (offset >= size_) return Status::Ok();
+  out->resize(std::min<uint64_t>(length, size_ - offset));
+  Result<size_t> n = ReadInto(offset, std::span<char>(out->data(), out->size()));
+  if (!n.ok()) {
+    out->clear();
+    return n.status();
+  }
+  out->resize(*n);
+  return Status::Ok();
 }
 
 Status StagingFile::Truncate(uint64_t size) {

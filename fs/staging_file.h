@@ -26,8 +26,9 @@ class StagingFile {
 
   uint64_t size() const { return size_; }
   Status Write(uint64_t offset, std::string_view data);
-  // Reads up to length bytes at offset (fewer at the end).
-  Result<std::string> Read(uint64_t offset, size_t length) const;
+  // Up to length bytes at offset (fewer at the end) into *out, replacing what it held (its
+  // capacity is reused).
+  Status Read(uint64_t offset, size_t length, std::string* out) const;
   Result<size_t> ReadInto(uint64_t offset, std::span<char> out) const;
   Status Truncate(uint64_t size);
   // A request body over [offset, offset + length), valid while this file lives.
