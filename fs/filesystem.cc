@@ -76,6 +76,8 @@ struct OpenFile {
   std::unique_ptr<StagingFile> staging;
   bool dirty = false;  // content differs from base (with neither stream nor staging: empty)
   bool unlinked = false;       // deleted (or replaced) through the mount: never uploaded again
+  bool exclusive = false;      // created with O_EXCL, not stored yet: the first upload must not
+                               // replace an object (If-None-Match: *)
   std::string base_etag;       // the remote version staging is (to be) loaded from
   uint64_t base_size = 0;
 };
@@ -104,6 +106,13 @@ struct Inode {
   uint64_t opens = 0;
   std::shared_ptr<OpenFile> file;
   bool local_dirty = false;    // file has staged bytes not uploaded yet (mirrors OpenFile::dirty)
+  bool unsaved = false;        // created through the mount, no object yet: its first upload (at
+                               // flush, or once it outgrows one PUT) stores it
+  // Directories: the server accepted a PUT of this mount's below it (its marker, or a child
+  // since its last refusal): a file created in it is stored at its first upload, not at once.
+  bool puts_accepted = false;
+  std::string small_body;      // the whole content of version small_body_etag (kSmallBodyBytes)
+  std::string small_body_etag; // "" when none is held
   bool meta_pending = false;
   TimePoint meta_since{};
 };
@@ -140,7 +149,14 @@ struct Found {
   s3::ObjectInfo info;  // the object (files) or the marker (directories with has_marker)
   bool has_marker = false;
   bool metadata_known = false;
+  std::optional<std::string> body;  // a small file's whole content, when it came with the lookup
 };
+
+// A known file this small is revalidated with a GET of its first bytes rather than a HEAD: the
+// same round trip also brings the whole content, which the next read is served from.
+constexpr uint64_t kSmallBodyBytes = 16 << 10;
+// At most this many bytes of such content are held by all inodes together.
+constexpr uint64_t kSmallBodiesCap = 4 << 20;
 
 }  // namespace
 
@@ -230,13 +246,30 @@ class Filesystem::Impl {
 
   // What the server has at path. known_type: what the mount last saw there, if anything; a name
   // known as a file or symlink is asked with one HEAD, and with a LIST only when it is gone.
+  // known_size: the size the mount last saw (a small file is asked with HeadOrSmallGet).
   Result<std::optional<Found>> RemoteLookup(const std::string& path, const Caller* who,
-                                            std::optional<FileType> known_type = std::nullopt);
+                                            std::optional<FileType> known_type = std::nullopt,
+                                            uint64_t known_size = 0);
+  // A HEAD of key, or for a file last seen 1..kSmallBodyBytes long a GET of its first
+  // kSmallBodyBytes, which gives *body the whole content when it is that small and its ETag
+  // verifies it. kNotFound as is; other errors as FromServer.
+  Result<s3::ObjectInfo> HeadOrSmallGet(const std::string& key, uint64_t known_size,
+                                        std::optional<std::string>* body, const Caller* who);
   Result<std::vector<DirItem>> ListDirectory(const std::string& path, const Caller* who);
   Result<Resolved> ResolveChild(InodeId parent, std::string_view name, const Caller* who);
   Result<std::string> ParentPath(InodeId parent);  // kNotDirectory / kNotFound
 
+  // Whether a file created in dir is not stored yet (so dir is not empty). Takes mu_.
+  bool HasUnsavedChild(InodeId dir);
+  // Appends to a listing of dir (at path) the files created in it that are not stored yet, as
+  // far as caller may see them. Takes mu_.
+  void AddUnsavedChildren(InodeId dir, const std::string& path, const auth::ScopeChecker* scope,
+                          const Caller& caller, std::vector<DirItem>* items);
+
   // All below REQUIRE mu_.
+  void DropSmallBody(Inode& inode);
+  // Holds found's body for the next read of inode, within kSmallBodiesCap.
+  void KeepSmallBody(Inode& inode, const Found& found);
   Inode* FindInode(InodeId ino);
   Inode& AttachChild(InodeId parent, const std::string& name, const Found& found);
   Inode& AttachListed(InodeId parent, const DirItem& item);
@@ -253,14 +286,31 @@ class Filesystem::Impl {
   // the write must go to staging. REQUIRES file.mu.
   Result<bool> TryStreamWrite(InodeId ino, OpenFile& file, uint64_t offset, std::string_view data,
                               const Caller* who);
+  // Smallest size a file may be uploaded in parts at (streamed or staged).
+  uint64_t OnePutLimit() const;
   // REQUIRES file.mu. who null: no one caller (a read finishing a stream, a background flush).
   Status UploadLocked(InodeId ino, OpenFile& file, const Caller* who = nullptr);
-  // PUTs an empty object (a directory marker, a file truncated to empty); errors as FromServer.
+  // PUTs an empty object (a directory marker, a file truncated to empty); errors as PutFailed.
+  // if_none_match: only where no object is (O_EXCL).
   Result<std::string> PutEmpty(const std::string& key, const s3::UserMetadata& metadata,
-                               const std::string& content_type, const Caller* who);
+                               const std::string& content_type, const Caller* who,
+                               bool if_none_match = false);
   Result<std::string> Upload(const std::string& key, const StagingFile& staging,
                              const s3::UserMetadata& metadata, const std::string& content_type,
-                             const Caller* who);
+                             const Caller* who, bool if_none_match = false);
+  // A failed PUT as FromServer, except kPreconditionFailed (an If-None-Match PUT found an
+  // object): kExists, logged, since the bytes of that exclusive create are not uploaded.
+  Status PutFailed(const Status& s, const std::string& key, const Caller* who);
+  // Stores an unsaved file as an empty object now (before a multipart upload, which cannot be
+  // conditional, or a write that outgrows one PUT). REQUIRES file.mu.
+  Status SaveCreated(InodeId ino, OpenFile& file, const Caller* who);
+  // Moves the bytes of a stream that has sent nothing yet into a staging file. REQUIRES file.mu.
+  Status StageStreamedBytes(OpenFile& file);
+  // Forgets the bytes not uploaded (an exclusive create that lost its name). REQUIRES file.mu.
+  void DropPendingBytes(OpenFile& file);
+  // A new regular file, known here only: open, dirty and empty (see Inode::unsaved).
+  Result<Entry> CreateLocal(const Caller& caller, InodeId parent, std::string_view name,
+                            uint32_t mode, bool excl);
   // Creates a multipart upload of key with metadata (recorded in the journal), sends parts
   // 1..count with send(upload id, part number) on the pool, upload_parallel at a time, and
   // completes it; aborts it at the first failure. part_request names the part request in errors.
@@ -311,6 +361,7 @@ class Filesystem::Impl {
   std::unordered_map<DirHandle, std::shared_ptr<DirState>> dirs_;
   InodeId next_ino_ = kRootInode + 1;
   uint64_t next_handle_ = 1;
+  uint64_t small_bodies_bytes_ = 0;  // Inode::small_body of all inodes
 
   std::mutex flusher_mu_;
   std::condition_variable flusher_cv_;
@@ -578,6 +629,14 @@ s3::UserMetadata Filesystem::Impl::MetadataFor(const Inode& inode) const {
   return metadata;
 }
 
+bool Filesystem::Impl::HasUnsavedChild(InodeId dir) {
+  std::lock_guard lock(mu_);
+  for (const auto& [ino, inode] : inodes_) {
+    if (inode.parent == dir && inode.unsaved) return true;
+  }
+  return false;
+}
+
 void Filesystem::Impl::Detach(Inode& inode) {
   if (inode.parent != 0) {
     auto it = children_.find({inode.parent, inode.name});
@@ -598,7 +657,23 @@ void Filesystem::Impl::MaybeErase(InodeId ino) {
     // Forgotten, not gone: the parent's children_ no longer names every child.
     if (Inode* p = FindInode(inode->parent)) p->complete_until = {};
   }
+  DropSmallBody(*inode);
   inodes_.erase(ino);
+}
+
+void Filesystem::Impl::DropSmallBody(Inode& inode) {
+  small_bodies_bytes_ -= std::min<uint64_t>(small_bodies_bytes_, inode.small_body.size());
+  inode.small_body = std::string();
+  inode.small_body_etag.clear();
+}
+
+void Filesystem::Impl::KeepSmallBody(Inode& inode, const Found& found) {
+  if (!found.body || found.info.etag.empty()) return;
+  DropSmallBody(inode);
+  if (small_bodies_bytes_ + found.body->size() > kSmallBodiesCap) return;
+  inode.small_body = *found.body;
+  inode.small_body_etag = found.info.etag;
+  small_bodies_bytes_ += inode.small_body.size();
 }
 
 Inode& Filesystem::Impl::AttachChild(InodeId parent, const std::string& name, const Found& found) {
@@ -649,6 +724,11 @@ Inode& Filesystem::Impl::AttachChild(InodeId parent, const std::string& name, co
       inode->content_type = found.info.content_type;
       inode->metadata_known = true;
     }
+    if (found.body) {
+      KeepSmallBody(*inode, found);
+    } else if (inode->small_body_etag != inode->etag) {
+      DropSmallBody(*inode);
+    }
     inode->attr.ino = inode->ino;
   }
   inode->attr_expiry = Now() + options_.attr_ttl;
@@ -696,9 +776,47 @@ void Filesystem::Impl::MoveSubtree(Inode& inode, InodeId new_parent,
   }
 }
 
+Result<s3::ObjectInfo> Filesystem::Impl::HeadOrSmallGet(const std::string& key,
+                                                        uint64_t known_size,
+                                                        std::optional<std::string>* body,
+                                                        const Caller* who) {
+  body->reset();
+  if (known_size > 0 && known_size <= kSmallBodyBytes) {
+    s3::GetObjectRequest get;
+    get.key = key;
+    get.range = s3::ByteRange{0, kSmallBodyBytes - 1};
+    std::string bytes;
+    Result<s3::ObjectInfo> info = client_.GetObject(get, [&](std::string_view chunk) {
+      bytes.append(chunk);
+      return Status::Ok();
+    });
+    if (info.ok()) {
+      if (bytes.size() == info->size) {
+        // What a ranged GET brings is checked here: a plain ETag is the MD5 of these bytes.
+        s3::ObjectVerifier verifier(info->etag, info->size);
+        verifier.Feed(0, bytes);
+        if (verifier.Finish() == s3::ObjectVerifier::Outcome::kMatch) *body = std::move(bytes);
+      }
+      return info;
+    }
+    if (info.status().code() == ErrorCode::kNotFound) return info.status();
+    if (info.status().code() == ErrorCode::kAccessDenied ||
+        info.status().code() == ErrorCode::kAuthFailed) {
+      return FromServer(info.status(), "GET", key, who);
+    }
+    // Anything else (an object emptied since: 416): HEAD answers.
+  }
+  Result<s3::ObjectInfo> head = client_.HeadObject(key);
+  if (!head.ok() && head.status().code() != ErrorCode::kNotFound) {
+    return FromServer(head.status(), "HEAD", key, who);
+  }
+  return head;
+}
+
 Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& path,
                                                             const Caller* who,
-                                                            std::optional<FileType> known_type) {
+                                                            std::optional<FileType> known_type,
+                                                            uint64_t known_size) {
   if (path.empty()) {
     Found root;
     root.type = FileType::kDirectory;
@@ -715,14 +833,18 @@ Result<std::optional<Found>> Filesystem::Impl::RemoteLookup(const std::string& p
     return std::optional<Found>(std::move(file));
   };
   if (known_type && *known_type != FileType::kDirectory) {
-    // Revalidating a file: one HEAD gives its existence, ETag and metadata. (A "name/" prefix
-    // made beside it since would not be noticed while the file stays: such a Space shows the
-    // directory only to a mount that did not know the file.)
-    Result<s3::ObjectInfo> head = client_.HeadObject(key);
-    if (head.ok()) return as_file(std::move(*head));
-    if (head.status().code() != ErrorCode::kNotFound) {
-      return FromServer(head.status(), "HEAD", key, who);
+    // Revalidating a file: one HEAD gives its existence, ETag and metadata (a small file's GET
+    // gives its content too). (A "name/" prefix made beside it since would not be noticed while
+    // the file stays: such a Space shows the directory only to a mount that did not know the
+    // file.)
+    std::optional<std::string> body;
+    Result<s3::ObjectInfo> head = HeadOrSmallGet(key, known_size, &body, who);
+    if (head.ok()) {
+      std::optional<Found> file = as_file(std::move(*head));
+      file->body = std::move(body);
+      return file;
     }
+    if (head.status().code() != ErrorCode::kNotFound) return head.status();
   }
   // One LIST of the keys that start with the name tells both whether the file "name" and the
   // directory "name/" exist, unless more than a page of siblings ("name.txt", "name-2"...) sort
@@ -839,6 +961,7 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
   Resolved r;
   r.path = JoinPath(*parent_path, name);
   std::optional<FileType> known_type;
+  uint64_t known_size = 0;
   {
     std::lock_guard lock(mu_);
     auto it = children_.find({parent, name});
@@ -850,7 +973,10 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
         r.type = inode->type;
         return r;
       }
-      if (inode != nullptr) known_type = inode->type;
+      if (inode != nullptr) {
+        known_type = inode->type;
+        known_size = inode->attr.size;
+      }
     }
     auto neg = negative_.find({parent, name});
     if (neg != negative_.end()) {
@@ -864,7 +990,7 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
   }
   // Invalid names, and names whose key would be over 1024 bytes, can have no object: no request.
   if (!IsValidComponent(name) || Key(r.path).size() > kMaxKeyBytes) return r;
-  Result<std::optional<Found>> found = RemoteLookup(r.path, who, known_type);
+  Result<std::optional<Found>> found = RemoteLookup(r.path, who, known_type, known_size);
   if (!found.ok()) return found.status();
   std::lock_guard lock(mu_);
   if (!found->has_value()) {
@@ -925,6 +1051,7 @@ void Filesystem::Impl::Forget(InodeId ino, uint64_t nlookup) {
 Result<AttrReply> Filesystem::Impl::GetAttr(const Caller* caller, InodeId ino) {
   std::string path;
   FileType type;
+  uint64_t known_size = 0;
   if (caller != nullptr && ino != kRootInode && Scope()) {
     {
       std::lock_guard lock(mu_);
@@ -944,8 +1071,9 @@ Result<AttrReply> Filesystem::Impl::GetAttr(const Caller* caller, InodeId ino) {
     if (fresh) return AttrReply{inode->attr, Seconds(options_.attr_ttl)};
     path = inode->path;
     type = inode->type;
+    known_size = inode->attr.size;
   }
-  Result<std::optional<Found>> found = RemoteLookup(path, caller, type);
+  Result<std::optional<Found>> found = RemoteLookup(path, caller, type, known_size);
   if (!found.ok()) return found.status();
   std::lock_guard lock(mu_);
   Inode* inode = FindInode(ino);
@@ -1054,7 +1182,9 @@ Result<Entry> Filesystem::Impl::MakeObject(const Caller& caller, InodeId parent,
   found.info.last_modified_ns = now;
   found.info.metadata = metadata;
   std::lock_guard lock(mu_);
+  if (Inode* p = FindInode(parent)) p->puts_accepted = true;
   Inode& inode = AttachChild(parent, name, found);
+  inode.puts_accepted = type == FileType::kDirectory;
   inode.attr = attr;
   inode.attr.size = type == FileType::kDirectory ? 4096 : link_target.size();
   inode.attr.blocks = (inode.attr.size + 511) / 512;
@@ -1089,16 +1219,22 @@ Status Filesystem::Impl::Unlink(const Caller& caller, InodeId parent, std::strin
     if (Inode* inode = FindInode(r->ino)) file = inode->file;
   }
   std::unique_lock<std::mutex> flock;
+  bool unsaved = false;
   if (file) {
     // Open handles keep their bytes: bring them local before the object goes.
     flock = std::unique_lock(file->mu);
-    Status loaded = EnsureLoaded(r->ino, *file, key, &caller);
+    {
+      std::lock_guard lock(mu_);
+      if (Inode* inode = FindInode(r->ino)) unsaved = inode->unsaved;
+    }
+    // A file not stored yet has all its bytes here (a stream of one part at most).
+    Status loaded = unsaved ? StageStreamedBytes(*file) : EnsureLoaded(r->ino, *file, key, &caller);
     // An object that already changed on the server cannot be kept for the open handles: they
     // get kStale, as they would without the unlink.
     if (!loaded.ok() && loaded.code() != ErrorCode::kStale) return loaded;
     file->unlinked = true;
   }
-  Status s = client_.DeleteObject(key);
+  Status s = unsaved ? Status::Ok() : client_.DeleteObject(key);
   if (!s.ok()) {
     if (file) file->unlinked = false;
     return FromServer(s, "DELETE", key, &caller);
@@ -1107,6 +1243,7 @@ Status Filesystem::Impl::Unlink(const Caller& caller, InodeId parent, std::strin
     std::lock_guard lock(mu_);
     if (Inode* inode = FindInode(r->ino)) {
       inode->meta_pending = false;
+      inode->unsaved = false;
       Detach(*inode);
     }
     if (options_.negative_ttl.count() > 0) {
@@ -1127,6 +1264,7 @@ Status Filesystem::Impl::RmDir(const Caller& caller, InodeId parent, std::string
   if (!r.ok()) return r.status();
   if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));
   if (r->type != FileType::kDirectory) return Status(ErrorCode::kNotDirectory, r->path);
+  if (HasUnsavedChild(r->ino)) return Status(ErrorCode::kNotEmpty, r->path);
   std::string prefix = DirPrefix(r->path);
   s3::ListObjectsRequest list;
   list.prefix = prefix;
@@ -1292,6 +1430,7 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
     if (is_dir && !dst_dir) return Status(ErrorCode::kNotDirectory, dst_path);
     if (!is_dir && dst_dir) return Status(ErrorCode::kIsDirectory, dst_path);
     if (dst_dir) {
+      if (HasUnsavedChild(dst->ino)) return Status(ErrorCode::kNotEmpty, dst_path);
       s3::ListObjectsRequest list;
       list.prefix = DirPrefix(dst_path);
       list.max_keys = 2;
@@ -1444,20 +1583,85 @@ Status Filesystem::Impl::EnsureLoaded(InodeId ino, OpenFile& file, const std::st
 
 Result<std::string> Filesystem::Impl::PutEmpty(const std::string& key,
                                                const s3::UserMetadata& metadata,
-                                               const std::string& content_type, const Caller* who) {
+                                               const std::string& content_type, const Caller* who,
+                                               bool if_none_match) {
   s3::PutObjectRequest put;
   put.key = key;
   put.body = s3::BodySource::FromView("");
   put.metadata = metadata;
   put.content_type = content_type;
+  put.if_none_match = if_none_match;
   Result<std::string> etag = client_.PutObject(put);
-  if (!etag.ok()) return FromServer(etag.status(), "PUT", key, who);
+  if (!etag.ok()) return PutFailed(etag.status(), key, who);
   return etag;
+}
+
+Status Filesystem::Impl::PutFailed(const Status& s, const std::string& key, const Caller* who) {
+  if (s.code() != ErrorCode::kPreconditionFailed) return FromServer(s, "PUT", key, who);
+  spdlog::warn("PUT {}: another client stored this name after this mount created it with O_EXCL; "
+               "its object is kept and these bytes are not uploaded",
+               EscapeControlCharacters(key));
+  return Status(ErrorCode::kExists, key + " was created elsewhere after an exclusive create");
+}
+
+Status Filesystem::Impl::SaveCreated(InodeId ino, OpenFile& file, const Caller* who) {
+  std::string key;
+  s3::UserMetadata metadata;
+  std::string content_type;
+  {
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(ino);
+    if (inode == nullptr || !inode->unsaved) return Status::Ok();
+    key = Key(inode->path);
+    metadata = MetadataFor(*inode);
+    content_type = inode->content_type;
+  }
+  Result<std::string> etag = PutEmpty(key, metadata, content_type, who, file.exclusive);
+  if (!etag.ok()) {
+    if (etag.status().code() == ErrorCode::kExists) DropPendingBytes(file);
+    return etag.status();
+  }
+  file.exclusive = false;
+  std::lock_guard lock(mu_);
+  if (Inode* inode = FindInode(ino)) {
+    inode->unsaved = false;
+    inode->etag = *etag;
+    inode->metadata = metadata;
+    inode->metadata_known = true;
+  }
+  return Status::Ok();
+}
+
+Status Filesystem::Impl::StageStreamedBytes(OpenFile& file) {
+  if (!file.stream) return Status::Ok();
+  if (file.stream->started()) return Status(ErrorCode::kInternal, "stream already uploading");
+  Result<std::unique_ptr<StagingFile>> staging = StagingFile::Create(options_.staging_dir);
+  if (!staging.ok()) return staging.status();
+  std::string bytes;
+  if (!file.stream->ReadBuffered(0, file.stream->size(), &bytes)) {
+    return Status(ErrorCode::kInternal, "stream bytes not buffered");
+  }
+  SPACESFS_RETURN_IF_ERROR((*staging)->Write(0, bytes));
+  file.stream->Abort();
+  file.stream.reset();
+  file.staging = std::move(*staging);
+  return Status::Ok();
+}
+
+void Filesystem::Impl::DropPendingBytes(OpenFile& file) {
+  if (file.stream) {
+    file.stream->Abort();
+    file.stream.reset();
+  }
+  file.staging.reset();
+  file.dirty = false;
+  file.exclusive = false;
 }
 
 Result<std::string> Filesystem::Impl::Upload(const std::string& key, const StagingFile& staging,
                                              const s3::UserMetadata& metadata,
-                                             const std::string& content_type, const Caller* who) {
+                                             const std::string& content_type, const Caller* who,
+                                             bool if_none_match) {
   uint64_t size = staging.size();
   if (size < options_.multipart_threshold) {
     s3::PutObjectRequest put;
@@ -1465,8 +1669,9 @@ Result<std::string> Filesystem::Impl::Upload(const std::string& key, const Stagi
     put.body = staging.Body(0, size);
     put.metadata = metadata;
     put.content_type = content_type;
+    put.if_none_match = if_none_match;
     Result<std::string> etag = client_.PutObject(put);
-    if (!etag.ok()) return FromServer(etag.status(), "PUT", key, who);
+    if (!etag.ok()) return PutFailed(etag.status(), key, who);
     return etag;
   }
   uint64_t part_size = std::max<uint64_t>(options_.part_size, 5ull << 20);
@@ -1562,6 +1767,10 @@ Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file, const Caller*
     return Status::Ok();
   }
   if (!file.dirty) return Status::Ok();
+  if (file.exclusive && file.staging && file.staging->size() >= options_.multipart_threshold) {
+    // A multipart upload cannot be made conditional: the name is taken with an empty PUT first.
+    SPACESFS_RETURN_IF_ERROR(SaveCreated(ino, file, who));
+  }
   std::string key;
   s3::UserMetadata metadata;
   std::string content_type;
@@ -1581,22 +1790,32 @@ Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file, const Caller*
     bool multipart = file.stream->started();
     size = file.stream->size();
     if (multipart) stored = file.stream->upload_metadata();
-    etag = file.stream->Finish(metadata, content_type);
+    etag = file.stream->Finish(metadata, content_type, file.exclusive);
     if (etag.ok() || file.stream->failed()) file.stream.reset();
     if (!etag.ok()) {
       // A stream that failed for good lost its bytes with its aborted upload: the file is what
       // the server has. Otherwise it is kept, and the next flush (or release) tries again.
       if (!file.stream) file.dirty = false;
-      etag = FromServer(etag.status(), "PUT", key, who);
+      etag = PutFailed(etag.status(), key, who);
     }
   } else if (file.staging) {
     size = file.staging->size();
-    etag = Upload(key, *file.staging, metadata, content_type, who);
+    etag = Upload(key, *file.staging, metadata, content_type, who, file.exclusive);
   } else {
-    etag = PutEmpty(key, metadata, content_type, who);  // truncated to empty, not written since
+    // Created and not written, or truncated to empty and not written since.
+    etag = PutEmpty(key, metadata, content_type, who, file.exclusive);
   }
-  if (!etag.ok()) return etag.status();
+  if (!etag.ok()) {
+    if (etag.status().code() == ErrorCode::kExists) DropPendingBytes(file);
+    if (etag.status().code() == ErrorCode::kAccessDenied) {
+      std::lock_guard lock(mu_);
+      Inode* inode = FindInode(ino);
+      if (Inode* p = inode ? FindInode(inode->parent) : nullptr) p->puts_accepted = false;
+    }
+    return etag.status();
+  }
   file.dirty = false;
+  file.exclusive = false;
   file.base_etag = *etag;
   file.base_size = size;
   std::lock_guard lock(mu_);
@@ -1604,6 +1823,8 @@ Status Filesystem::Impl::UploadLocked(InodeId ino, OpenFile& file, const Caller*
     inode->etag = *etag;
     inode->cached_etag.clear();  // pages written through the mount: read them anew
     inode->local_dirty = false;
+    inode->unsaved = false;
+    if (Inode* p = FindInode(inode->parent)) p->puts_accepted = true;
     // A streamed object keeps the mode and owner it was created with: a change since is written
     // by the metadata flusher.
     bool changed = WithoutTimesAndLayout(stored) != WithoutTimesAndLayout(MetadataFor(*inode));
@@ -1638,6 +1859,7 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
   bool write = Writable(flags);
   if (write && options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
   std::string path;
+  uint64_t known_size = 0;
   bool fresh = false;
   std::shared_ptr<OpenFile> file;
   {
@@ -1646,6 +1868,7 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     if (inode->type == FileType::kDirectory) return Status(ErrorCode::kIsDirectory, inode->path);
     path = inode->path;
+    known_size = inode->attr.size;
     fresh = inode->attr_expiry > Now() || inode->parent == 0;
     if (!inode->file) inode->file = std::make_shared<OpenFile>();
     file = inode->file;
@@ -1689,14 +1912,17 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
         etag = inode->etag;
         size = inode->attr.size;
       } else {
-        Result<s3::ObjectInfo> head = client_.HeadObject(key);
+        Found found;  // carries a small file's content, when its GET brought it
+        Result<s3::ObjectInfo> head = HeadOrSmallGet(key, known_size, &found.body, &caller);
         if (!head.ok()) {
           undo();
           if (head.status().code() == ErrorCode::kNotFound) {
             std::lock_guard lock(mu_);
             if (Inode* inode = FindInode(ino)) Detach(*inode);
           }
-          return FromServer(head.status(), "HEAD", key, &caller);
+          return head.status().code() == ErrorCode::kNotFound
+                     ? head.status().WithContext("HEAD " + key)
+                     : head.status();
         }
         etag = head->etag;
         size = head->size;
@@ -1712,6 +1938,12 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
         inode->content_type = head->content_type;
         inode->metadata_known = true;
         inode->attr_expiry = Now() + options_.attr_ttl;
+        found.info.etag = etag;
+        if (found.body) {
+          KeepSmallBody(*inode, found);
+        } else if (inode->small_body_etag != etag) {
+          DropSmallBody(*inode);
+        }
       }
       if (file->staging && etag != file->base_etag) file->staging.reset();
       file->base_etag = etag;
@@ -1750,6 +1982,40 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
   return reply;
 }
 
+Result<Entry> Filesystem::Impl::CreateLocal(const Caller& caller, InodeId parent,
+                                           std::string_view name_view, uint32_t mode, bool excl) {
+  std::string name(name_view);
+  Result<std::string> parent_path = ParentPath(parent);
+  if (!parent_path.ok()) return parent_path.status();
+  std::string path = JoinPath(*parent_path, name);
+  std::string key = Key(path);
+  SPACESFS_RETURN_IF_ERROR(CheckNewName(name, key));
+  Attributes attr;
+  attr.type = FileType::kRegular;
+  attr.mode = ModeBitsFor(FileType::kRegular) | (mode & 07777);
+  attr.uid = caller.uid;
+  attr.gid = caller.gid;
+  attr.atime_ns = attr.mtime_ns = attr.ctime_ns = WallNowNs();
+  Found found;
+  found.type = FileType::kRegular;
+  found.metadata_known = true;
+  found.info.key = key;
+  found.info.last_modified_ns = attr.mtime_ns;
+  StoreAttributes(attr, &found.info.metadata);
+  auto file = std::make_shared<OpenFile>();
+  file->dirty = true;  // empty, and stored by its first upload
+  file->exclusive = excl;
+  std::lock_guard lock(mu_);
+  Inode& inode = AttachChild(parent, name, found);
+  inode.attr = attr;
+  inode.attr.ino = inode.ino;
+  inode.unsaved = true;
+  inode.local_dirty = true;
+  inode.file = std::move(file);
+  inode.lookups++;
+  return MakeEntry(inode);
+}
+
 Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId parent,
                                              std::string_view name, uint32_t mode, int flags) {
   if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
@@ -1776,14 +2042,34 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
     inode->lookups++;
     reply.entry = MakeEntry(*inode);
   } else {
-    Result<Entry> entry =
-        MakeObject(caller, parent, name, FileType::kRegular, mode, "", excl);
+    bool accepted = false;
+    {
+      std::lock_guard lock(mu_);
+      if (Inode* p = FindInode(parent)) accepted = p->puts_accepted;
+    }
+    // The first file made in a directory is stored at once, so a key the server refuses fails
+    // the open (which every program checks), not only the close.
+    Result<Entry> entry = accepted ? CreateLocal(caller, parent, name, mode, excl)
+                                   : MakeObject(caller, parent, name, FileType::kRegular, mode,
+                                                "", excl);
     if (!entry.ok()) return entry.status();
     reply.entry = *entry;
   }
   Result<OpenReply> open = Open(caller, reply.entry.ino, flags, !existing->exists);
   if (!open.ok()) {
-    Forget(reply.entry.ino, 1);
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode(reply.entry.ino);
+    if (inode != nullptr && inode->unsaved) {
+      inode->unsaved = false;
+      inode->local_dirty = false;
+      inode->file.reset();
+      Detach(*inode);
+    }
+    inode = FindInode(reply.entry.ino);
+    if (inode != nullptr) {
+      inode->lookups -= std::min<uint64_t>(inode->lookups, 1);
+      if (inode->lookups == 0 && !inode->meta_pending) MaybeErase(inode->ino);
+    }
     return open.status();
   }
   reply.open = *open;
@@ -1867,12 +2153,28 @@ Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, std::
     }
     if (file.staging) return file.staging->Read(offset, size, out);
     if (file.dirty) return Status::Ok();  // truncated to empty, not written since
+    std::string etag;
+    {
+      std::lock_guard hlock(h.mu);
+      etag = h.etag;
+    }
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(h.ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    if (!etag.empty() && inode->small_body_etag == etag) {
+      // The content came with the lookup: no request.
+      if (offset < inode->small_body.size()) out->assign(inode->small_body, offset, size);
+      if (offset + size >= inode->small_body.size()) DropSmallBody(*inode);  // read to its end
+      return Status::Ok();
+    }
     key = Key(inode->path);
   }
   return ReadRemote(h, key, offset, size, out);
+}
+
+uint64_t Filesystem::Impl::OnePutLimit() const {
+  return std::min<uint64_t>(options_.multipart_threshold,
+                            std::max<uint64_t>(options_.part_size, 5ull << 20));
 }
 
 Result<bool> Filesystem::Impl::TryStreamWrite(InodeId ino, OpenFile& file, uint64_t offset,
@@ -1942,6 +2244,11 @@ Result<size_t> Filesystem::Impl::Write(FileHandle fh, uint64_t offset, std::stri
                             : file.base_size;
   }
   if (offset + data.size() > (5ull << 40)) return Status(ErrorCode::kNoSpace, "over 5 TiB");
+  if (offset + data.size() >= OnePutLimit()) {
+    // Too large for one PUT: the name is taken on the server now, where others can see it
+    // while the parts go up.
+    SPACESFS_RETURN_IF_ERROR(SaveCreated(h.ino, file, &h.caller));
+  }
   Result<bool> streamed = TryStreamWrite(h.ino, file, offset, data, &h.caller);
   if (!streamed.ok()) return streamed.status();
   uint64_t new_size = 0;
@@ -1973,8 +2280,16 @@ Status Filesystem::Impl::Flush(FileHandle fh) {
   }
   // A reader closing does not cut a writer's stream short (which would make the writer's next
   // bytes go through a download and a staging file).
-  if (!Writable((*handle)->flags) && (*handle)->file->stream) return Status::Ok();
-  return UploadLocked((*handle)->ino, *(*handle)->file, &(*handle)->caller);
+  OpenFile& file = *(*handle)->file;
+  if (!Writable((*handle)->flags) && file.stream) return Status::Ok();
+  if (!file.stream && !file.staging) {
+    // A new file not written yet: a shell's `> file` closes a duplicate of the descriptor before
+    // the command writes. Its release stores it (empty, if nothing comes).
+    std::lock_guard lock(mu_);
+    Inode* inode = FindInode((*handle)->ino);
+    if (inode != nullptr && inode->unsaved) return Status::Ok();
+  }
+  return UploadLocked((*handle)->ino, file, &(*handle)->caller);
 }
 
 Status Filesystem::Impl::Release(FileHandle fh) {
@@ -2006,7 +2321,13 @@ Status Filesystem::Impl::Release(FileHandle fh) {
     if (--inode->opens == 0) {
       inode->file.reset();
       inode->local_dirty = false;
-      if (!inode->meta_pending) MaybeErase(handle->ino);
+      if (inode->unsaved) {  // its bytes never reached the server: the name holds nothing
+        inode->unsaved = false;
+        inode->meta_pending = false;
+        Detach(*inode);
+      } else if (!inode->meta_pending) {
+        MaybeErase(handle->ino);
+      }
     }
   }
   return s;
@@ -2270,6 +2591,35 @@ Status Filesystem::Impl::ReleaseDir(DirHandle dh) {
   return Status::Ok();
 }
 
+void Filesystem::Impl::AddUnsavedChildren(InodeId dir, const std::string& path,
+                                          const auth::ScopeChecker* scope, const Caller& caller,
+                                          std::vector<DirItem>* items) {
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [ino, inode] : inodes_) {
+      if (inode.parent == dir && inode.unsaved) names.push_back(inode.name);
+    }
+  }
+  if (names.empty()) return;
+  std::set<std::string_view> listed;
+  for (const DirItem& item : *items) listed.insert(item.name);
+  std::vector<DirItem> added;
+  for (std::string& name : names) {
+    if (listed.count(name) != 0) continue;
+    if (scope != nullptr &&
+        !scope->IsVisible(ScopeKey(JoinPath(path, name)), false, ToAuthCaller(caller))) {
+      continue;
+    }
+    DirItem item;
+    item.name = std::move(name);
+    added.push_back(std::move(item));
+  }
+  std::sort(added.begin(), added.end(),
+            [](const DirItem& a, const DirItem& b) { return a.name < b.name; });
+  for (DirItem& item : added) items->push_back(std::move(item));
+}
+
 Status Filesystem::Impl::ReadDirImpl(DirHandle dh, uint64_t offset, bool plus,
                                      const DirFiller& filler, const DirPlusFiller& plus_filler) {
   std::shared_ptr<DirState> state;
@@ -2315,6 +2665,7 @@ Status Filesystem::Impl::ReadDirImpl(DirHandle dh, uint64_t offset, bool plus,
       } else {
         listed = std::move(*items);
       }
+      AddUnsavedChildren(state->ino, path, scope.get(), state->caller, &listed);
     }
     state->items = std::move(listed);
     state->loaded = true;

@@ -232,7 +232,7 @@ void WriteStream::Abort() {
 }
 
 Result<std::string> WriteStream::Finish(const s3::UserMetadata& metadata,
-                                        const std::string& content_type) {
+                                        const std::string& content_type, bool if_none_match) {
   if (!failed_.ok()) return failed_;
   if (done_) return Status(ErrorCode::kInternal, "write stream already finished");
   if (upload_id_.empty()) {
@@ -241,6 +241,7 @@ Result<std::string> WriteStream::Finish(const s3::UserMetadata& metadata,
     put.body = s3::BodySource::FromView(buffer_);
     put.metadata = metadata;
     put.content_type = content_type;
+    put.if_none_match = if_none_match;
     Result<std::string> etag = client_.PutObject(put);
     if (!etag.ok()) return etag;  // the bytes are kept: Finish may be called again
     done_ = true;

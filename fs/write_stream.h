@@ -72,8 +72,10 @@ class WriteStream {
   bool ReadBuffered(uint64_t offset, size_t n, std::string* out) const;
   // Uploads what is left and completes; returns the object's ETag. metadata/content_type replace
   // the ones given at Start when the object goes up in one PUT (a multipart upload has its own
-  // from creation).
-  Result<std::string> Finish(const s3::UserMetadata& metadata, const std::string& content_type);
+  // from creation). if_none_match: that single PUT must not replace an object (If-None-Match: *;
+  // kPreconditionFailed when one is there); it has no effect on a multipart upload.
+  Result<std::string> Finish(const s3::UserMetadata& metadata, const std::string& content_type,
+                             bool if_none_match = false);
   // Stops the stream: waits for part uploads in flight, aborts the multipart upload.
   void Abort();
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <memory>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -116,7 +117,10 @@ s3::UserMetadata OwnedBy(const testing::Identity& who, mode_t mode) {
 
 TEST_F(KernelLayerTest, StoredModesAreEnforcedByTheKernelBeforeAnyRequest) {
   testing::Identity alice = testing::IdentityOf("alice");
-  Put("private", "for alice\n", OwnedBy(alice, 0600));
+  // Larger than a revalidating lookup's GET brings (16 KiB): lookups are HEADs, and a GET is a
+  // read.
+  const std::string body = std::string(20 << 10, 'a') + "\nfor alice\n";
+  Put("private", body, OwnedBy(alice, 0600));
   Mount("");
   std::vector<std::string> options = KernelOptions();
   EXPECT_TRUE(Has(options, "allow_other")) << ::testing::PrintToString(options);
@@ -129,11 +133,11 @@ TEST_F(KernelLayerTest, StoredModesAreEnforcedByTheKernelBeforeAnyRequest) {
   EXPECT_EQ(ErrnoOf(As("bob", "echo bob >> private")), "EACCES");
   EXPECT_EQ(ErrnoOf(As("carol", "echo carol > private")), "EACCES");
   EXPECT_FALSE(ObjectRequested("private")) << ::testing::PrintToString(proxy_->Requests());
-  EXPECT_EQ(GetBody(*owner_, prefix_ + "private"), "for alice\n");
+  EXPECT_EQ(GetBody(*owner_, prefix_ + "private"), body);
 
   testing::CommandResult r = As("alice", "cat private");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(r.output, "for alice\n");
+  EXPECT_TRUE(r.output == body) << r.output.size() << " bytes";
   EXPECT_TRUE(ObjectRequested("private")) << "the journal shows a GET when one is sent";
 }
 
@@ -182,6 +186,33 @@ TEST_F(KernelLayerTest, MountOptionsAreTheDefaultsForObjectsWithoutStoredModes) 
   EXPECT_EQ(As("", "stat -c '%a %u' .").output, "700 0\n");
   EXPECT_EQ(As("", "stat -c '%a' stored").output, "604\n");  // stored modes are not masked
   EXPECT_EQ(ErrnoOf(RunShell("cat " + ShellQuote(mnt_ + "/stored"), "alice")), "EACCES");
+}
+
+// What shell commands cost in requests, as the server sees them: a new small file made in a
+// directory the mount made is one PUT at close; a small file read after its attributes expired
+// is revalidated with a GET that brings its content (no HEAD, no second GET for the read).
+TEST_F(KernelLayerTest, ASmallNewFileIsOnePutAndReadingOneBackNeedsNoHead) {
+  Mount(",attr_timeout=1,entry_timeout=1,negative_timeout=1");  // the defaults (the last wins)
+  ASSERT_TRUE(proxy_->ResetStats());
+  testing::CommandResult made =
+      As("", "mkdir d && for i in $(seq 1 20); do echo line-$i > d/f$i; done");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  auto count = [&](const std::string& method) {
+    const std::string target = method + " /team-a/" + prefix_ + "d/f";
+    size_t n = 0;
+    for (const std::string& request : proxy_->Requests()) n += request.starts_with(target);
+    return n;
+  };
+  EXPECT_EQ(count("PUT"), 20u) << ::testing::PrintToString(proxy_->Requests());
+  EXPECT_EQ(count("HEAD"), 0u);
+  EXPECT_EQ(GetBody(*owner_, prefix_ + "d/f7"), "line-7\n");
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // attributes expire
+  ASSERT_TRUE(proxy_->ResetStats());
+  testing::CommandResult read = As("", "cat d/f3 d/f17");
+  EXPECT_EQ(read.output, "line-3\nline-17\n");
+  EXPECT_EQ(count("HEAD"), 0u) << ::testing::PrintToString(proxy_->Requests());
+  EXPECT_GE(count("GET"), 2u);
 }
 
 }  // namespace

@@ -384,14 +384,17 @@ TEST_F(FilesystemTest, CreateExclusiveAndTruncate) {
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(fs_->Release(c->open.fh).ok());
   EXPECT_EQ(*client_.Data("f"), "");
-  // Created behind the mount's back while a negative entry is cached: the server refuses.
+  // Created behind the mount's back while a negative entry is cached: the create is trusted
+  // here, and the server refuses its upload (If-None-Match) at close; the other object stays.
   EXPECT_EQ(Lookup(kRootInode, "g").status().code(), ErrorCode::kNotFound);
   PutRaw("g", "other");
-  EXPECT_EQ(fs_->Create(caller_, kRootInode, "g", 0644, O_CREAT | O_EXCL | O_WRONLY)
-                .status()
-                .code(),
-            ErrorCode::kExists);
+  c = fs_->Create(caller_, kRootInode, "g", 0644, O_CREAT | O_EXCL | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(fs_->Write(c->open.fh, 0, "mine").ok());
+  EXPECT_EQ(fs_->Flush(c->open.fh).code(), ErrorCode::kExists);
+  EXPECT_TRUE(fs_->Release(c->open.fh).ok());  // the bytes were dropped at the refusal
   EXPECT_EQ(*client_.Data("g"), "other");
+  EXPECT_EQ(*ReadFile(Ino(kRootInode, "g")), "other");
   EXPECT_EQ(fs_->Create(caller_, 999, "h", 0644, O_CREAT).status().code(), ErrorCode::kNotFound);
   Result<Entry> n = fs_->MkNod(caller_, kRootInode, "node", S_IFREG | 0600);
   ASSERT_TRUE(n.ok());
@@ -453,7 +456,7 @@ TEST_F(FilesystemTest, AppendRandomWritesAndOverwrites) {
 TEST_F(FilesystemTest, FlushAndFsyncPutDataOnTheServer) {
   Result<CreateReply> c = fs_->Create(caller_, kRootInode, "f", 0644, O_CREAT | O_WRONLY);
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(*client_.Data("f"), "");  // created at once
+  EXPECT_EQ(*client_.Data("f"), "");  // the first file made in a directory: stored at once
   ASSERT_TRUE(fs_->Write(c->open.fh, 0, "abc").ok());
   EXPECT_EQ(*client_.Data("f"), "");
   ASSERT_TRUE(fs_->Flush(c->open.fh).ok());
@@ -665,9 +668,10 @@ TEST_F(FilesystemTest, LookupsInADirectoryJustMadeNeedNoRequest) {
   EXPECT_EQ(c->attr.size, 15u);
 }
 
-// A name known as a file is revalidated with one HEAD (existence, ETag and metadata at once);
+// A name known as a file is revalidated with one HEAD (existence, ETag and metadata at once; a
+// GET for a small file);
 // only when it is gone does a LIST tell what is there now.
-TEST_F(FilesystemTest, AKnownFileIsRevalidatedWithOneHead) {
+TEST_F(FilesystemTest, AKnownFileIsRevalidatedWithOneRequest) {
   using Op = s3::MemoryObjectClient::Operation;
   PutRaw("f", "one");
   PutRaw("g", "gee");
@@ -678,7 +682,7 @@ TEST_F(FilesystemTest, AKnownFileIsRevalidatedWithOneHead) {
   Result<Entry> f = Lookup(kRootInode, "f");
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->attr.size, 7u);
-  EXPECT_EQ(client_.RequestCount(Op::kHeadObject), 1u);
+  EXPECT_EQ(client_.RequestCount(Op::kGetObject), 1u);  // small: the GET brings the content too
   EXPECT_EQ(client_.TotalRequests(), 1u);
   // Replaced by a directory behind the mount's back: HEAD says gone, a LIST finds the directory.
   ASSERT_TRUE(client_.DeleteObject("g").ok());
@@ -689,6 +693,143 @@ TEST_F(FilesystemTest, AKnownFileIsRevalidatedWithOneHead) {
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   EXPECT_EQ(g->attr.type, FileType::kDirectory);
   EXPECT_GE(client_.RequestCount(Op::kListObjects), 1u);
+}
+
+// A new file is stored by its first upload: a small file made in a directory just made (tar,
+// cp -r) costs one PUT and no other request.
+TEST_F(FilesystemTest, ASmallNewFileIsOnePut) {
+  using Op = s3::MemoryObjectClient::Operation;
+  Result<Entry> d = fs_->MkDir(caller_, kRootInode, "new", 0755);
+  ASSERT_TRUE(d.ok());
+  client_.ResetRequestCounts();
+  EXPECT_EQ(Lookup(d->ino, "a").status().code(), ErrorCode::kNotFound);
+  Result<CreateReply> c =
+      fs_->Create(caller_, d->ino, "a", 0640, O_CREAT | O_EXCL | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(client_.TotalRequests(), 0u);
+  ASSERT_TRUE(fs_->Write(c->open.fh, 0, "four").ok());
+  ASSERT_TRUE(fs_->Release(c->open.fh).ok());
+  EXPECT_EQ(client_.RequestCount(Op::kPutObject), 1u);
+  EXPECT_EQ(client_.TotalRequests(), 1u);
+  EXPECT_EQ(*client_.Data("new/a"), "four");
+  // Created and closed without a write (touch): an empty object, at release. A flush before
+  // the first write (a shell's `> file` closes a duplicate descriptor first) sends nothing.
+  c = fs_->Create(caller_, d->ino, "touched", 0644, O_CREAT | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  client_.ResetRequestCounts();
+  ASSERT_TRUE(fs_->Flush(c->open.fh).ok());
+  EXPECT_EQ(client_.TotalRequests(), 0u);
+  EXPECT_FALSE(client_.Data("new/touched").has_value());
+  ASSERT_TRUE(fs_->Release(c->open.fh).ok());
+  EXPECT_EQ(*client_.Data("new/touched"), "");
+  c = fs_->Create(caller_, d->ino, "echoed", 0644, O_CREAT | O_TRUNC | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  client_.ResetRequestCounts();
+  ASSERT_TRUE(fs_->Flush(c->open.fh).ok());
+  ASSERT_TRUE(fs_->Write(c->open.fh, 0, "hi\n").ok());
+  ASSERT_TRUE(fs_->Flush(c->open.fh).ok());
+  ASSERT_TRUE(fs_->Release(c->open.fh).ok());
+  EXPECT_EQ(client_.RequestCount(Op::kPutObject), 1u);
+  EXPECT_EQ(*client_.Data("new/echoed"), "hi\n");
+  // The mode and owner went up with the bytes.
+  Mount();
+  Result<Entry> a = Lookup(Ino(kRootInode, "new"), "a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->attr.mode & 07777, 0640u);
+  EXPECT_EQ(a->attr.uid, caller_.uid);
+  // In a directory where this mount has not stored anything yet, the first new file is stored
+  // at once (a key the server refuses fails the open); the next ones at their first upload.
+  InodeId known = Ino(kRootInode, "new");
+  c = fs_->Create(caller_, known, "first", 0644, O_CREAT | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(client_.Data("new/first").has_value());
+  EXPECT_EQ(*client_.Data("new/first"), "");
+  ASSERT_TRUE(fs_->Release(c->open.fh).ok());
+  c = fs_->Create(caller_, known, "second", 0644, O_CREAT | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(client_.Data("new/second").has_value());
+  ASSERT_TRUE(fs_->Release(c->open.fh).ok());
+  EXPECT_EQ(*client_.Data("new/second"), "");
+}
+
+// Until it is stored, a new file is known to this mount only: listed, not empty for rmdir,
+// exclusive for a second create; unlinked, it is never stored and costs no request.
+TEST_F(FilesystemTest, ANewFileNotStoredYetIsSeenByThisMount) {
+  using Op = s3::MemoryObjectClient::Operation;
+  Result<Entry> d = fs_->MkDir(caller_, kRootInode, "dir", 0755);
+  ASSERT_TRUE(d.ok());
+  Result<CreateReply> c = fs_->Create(caller_, d->ino, "open", 0644, O_CREAT | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(fs_->Write(c->open.fh, 0, "pending").ok());
+  EXPECT_FALSE(client_.Data("dir/open").has_value());
+  EXPECT_EQ(Names(d->ino), std::vector<std::string>{"open"});
+  EXPECT_EQ(fs_->GetAttr(caller_, c->entry.ino, std::nullopt)->attr.size, 7u);
+  EXPECT_EQ(fs_->RmDir(caller_, kRootInode, "dir").code(), ErrorCode::kNotEmpty);
+  EXPECT_EQ(fs_->Create(caller_, d->ino, "open", 0644, O_CREAT | O_EXCL | O_WRONLY)
+                .status()
+                .code(),
+            ErrorCode::kExists);
+  client_.ResetRequestCounts();
+  ASSERT_TRUE(fs_->Unlink(caller_, d->ino, "open").ok());
+  ASSERT_TRUE(fs_->Release(c->open.fh).ok());
+  EXPECT_EQ(client_.RequestCount(Op::kDeleteObject), 0u);
+  EXPECT_EQ(client_.RequestCount(Op::kPutObject), 0u);
+  EXPECT_FALSE(client_.Data("dir/open").has_value());
+  EXPECT_TRUE(Names(d->ino).empty());
+  ASSERT_TRUE(fs_->RmDir(caller_, kRootInode, "dir").ok());
+  // A second handle reads what was written so far.
+  c = fs_->Create(caller_, kRootInode, "read", 0644, O_CREAT | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(fs_->Write(c->open.fh, 0, "so far").ok());
+  Result<OpenReply> r = fs_->Open(caller_, c->entry.ino, O_RDONLY);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*fs_->Read(r->fh, 0, 100), "so far");
+  ASSERT_TRUE(fs_->Release(r->fh).ok());
+  ASSERT_TRUE(fs_->Release(c->open.fh).ok());
+  EXPECT_EQ(*client_.Data("read"), "so far");
+  // Renamed while open and not stored: stored at the old name first, so the rename is a copy,
+  // and the bytes end at the new name.
+  c = fs_->Create(caller_, kRootInode, "tmp", 0644, O_CREAT | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(fs_->Write(c->open.fh, 0, "renamed").ok());
+  ASSERT_TRUE(fs_->Rename(caller_, kRootInode, "tmp", kRootInode, "final", 0).ok());
+  ASSERT_TRUE(fs_->Write(c->open.fh, 7, "+more").ok());
+  ASSERT_TRUE(fs_->Release(c->open.fh).ok());
+  EXPECT_FALSE(client_.Data("tmp").has_value());
+  EXPECT_EQ(*client_.Data("final"), "renamed+more");
+}
+
+// O_EXCL holds against other clients: a file that outgrows one PUT takes its name with an
+// If-None-Match PUT before its parts go up, and loses it cleanly if another client was first.
+TEST_F(FilesystemTest, AnExclusiveCreateThatOutgrowsOnePutTakesItsNameFirst) {
+  using Op = s3::MemoryObjectClient::Operation;
+  Options o = DefaultOptions();
+  o.multipart_threshold = 8 << 20;
+  o.part_size = 8 << 20;
+  Mount(o);
+  std::string mib(1 << 20, 'x');
+  ASSERT_TRUE(fs_->MkDir(caller_, kRootInode, "d", 0755).ok());
+  InodeId d = Ino(kRootInode, "d");
+  Result<CreateReply> c = fs_->Create(caller_, d, "big", 0644, O_CREAT | O_EXCL | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(fs_->Write(c->open.fh, i * mib.size(), mib).ok());
+  EXPECT_FALSE(client_.Data("d/big").has_value());
+  PutRaw("d/big", "someone else");
+  EXPECT_EQ(fs_->Write(c->open.fh, 7 * mib.size(), mib).status().code(), ErrorCode::kExists);
+  EXPECT_EQ(client_.RequestCount(Op::kCreateMultipartUpload), 0u);
+  fs_->Release(c->open.fh);
+  EXPECT_EQ(*client_.Data("d/big"), "someone else");
+  // Without a rival, the name is taken at 8 MiB and the parts follow.
+  c = fs_->Create(caller_, d, "big2", 0644, O_CREAT | O_EXCL | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(fs_->Write(c->open.fh, i * mib.size(), mib).ok());
+  EXPECT_FALSE(client_.Data("d/big2").has_value());
+  ASSERT_TRUE(fs_->Write(c->open.fh, 7 * mib.size(), mib).ok());
+  ASSERT_TRUE(client_.Data("d/big2").has_value());
+  EXPECT_EQ(*client_.Data("d/big2"), "");
+  for (int i = 8; i < 20; ++i) ASSERT_TRUE(fs_->Write(c->open.fh, i * mib.size(), mib).ok());
+  ASSERT_TRUE(fs_->Release(c->open.fh).ok());
+  EXPECT_EQ(client_.Info("d/big2")->size, 20u << 20);
 }
 
 TEST_F(FilesystemTest, AnEmptyDirectoryIsAskedAgainAfterTheNegativeTtl) {
@@ -731,7 +872,7 @@ TEST_F(FilesystemTest, ChangesBehindTheMountsBackAppearAfterTtl) {
   EXPECT_TRUE(Names(kRootInode).empty());
 }
 
-TEST_F(FilesystemTest, OpenRevalidatesWithHeadAfterTheTtl) {
+TEST_F(FilesystemTest, OpenRevalidatesAfterTheTtl) {
   PutRaw("f", "one");
   InodeId ino = Ino(kRootInode, "f");
   client_.ResetRequestCounts();
@@ -739,8 +880,22 @@ TEST_F(FilesystemTest, OpenRevalidatesWithHeadAfterTheTtl) {
   EXPECT_EQ(client_.RequestCount(Op::kHeadObject), 0u);  // fresh from the lookup
   PutRaw("f", "two!");
   Advance(seconds(2));
+  client_.ResetRequestCounts();
   EXPECT_EQ(*ReadFile(ino), "two!");
+  // A small file: one GET revalidates it and brings the content the read is served from.
+  EXPECT_EQ(client_.RequestCount(Op::kGetObject), 1u);
+  EXPECT_EQ(client_.TotalRequests(), 1u);
+  // Larger than kSmallBodyBytes (16 KiB): a HEAD, then the read's GET.
+  const std::string large(20 << 10, 'L'), larger(24 << 10, 'M');
+  PutRaw("f", large);
+  Advance(seconds(2));
+  EXPECT_EQ(*ReadFile(ino), large);
+  PutRaw("f", larger);
+  Advance(seconds(2));
+  client_.ResetRequestCounts();
+  EXPECT_EQ(*ReadFile(ino), larger);
   EXPECT_EQ(client_.RequestCount(Op::kHeadObject), 1u);
+  EXPECT_EQ(client_.RequestCount(Op::kGetObject), 1u);
 }
 
 TEST_F(FilesystemTest, PrefixMountsSeeOnlyTheirPrefix) {
@@ -859,6 +1014,59 @@ class FlakyClient : public s3::MemoryObjectClient {
     return MemoryObjectClient::UploadPart(key, upload_id, part, body);
   }
 };
+
+// A client whose next GETs deliver one byte changed (as a faulty network would).
+class FlippingClient : public s3::MemoryObjectClient {
+ public:
+  std::atomic<int> flip_gets{0};
+  Result<s3::ObjectInfo> GetObject(const s3::GetObjectRequest& request,
+                                   const s3::BodySink& sink) override {
+    bool flip = flip_gets > 0 && flip_gets-- > 0;
+    return MemoryObjectClient::GetObject(request, [&](std::string_view chunk) {
+      if (!flip || chunk.empty()) return sink(chunk);
+      std::string changed(chunk);
+      changed[0] ^= 1;
+      flip = false;
+      return sink(changed);
+    });
+  }
+};
+
+// Content a revalidating GET brought is served only when its ETag verifies it.
+TEST_F(FilesystemTest, ContentThatFailsItsEtagIsNotServedFromTheLookup) {
+  FlippingClient flipping;
+  Filesystem fs(flipping, DefaultOptions());
+  s3::PutObjectRequest put;
+  put.key = "g";
+  put.body = s3::BodySource::FromView("good");
+  ASSERT_TRUE(flipping.PutObject(put).ok());
+  Result<Entry> g = fs.Lookup(caller_, kRootInode, "g");
+  ASSERT_TRUE(g.ok());
+  Advance(seconds(2));
+  flipping.flip_gets = 1;
+  flipping.ResetRequestCounts();
+  ASSERT_TRUE(fs.Lookup(caller_, kRootInode, "g").ok());  // the revalidating GET, flipped
+  Result<OpenReply> open = fs.Open(caller_, g->ino, O_RDONLY);
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(*fs.Read(open->fh, 0, 100), "good");
+  ASSERT_TRUE(fs.Release(open->fh).ok());
+  EXPECT_EQ(flipping.RequestCount(Op::kGetObject), 2u);
+}
+
+// A new file whose upload fails at close is not left behind as a name that holds nothing.
+TEST_F(FilesystemTest, ANewFileWhoseUploadFailsIsGoneAfterClose) {
+  FlakyClient flaky;
+  Filesystem fs(flaky, DefaultOptions());
+  Result<Entry> d = fs.MkDir(caller_, kRootInode, "d", 0755);
+  ASSERT_TRUE(d.ok());
+  Result<CreateReply> c = fs.Create(caller_, d->ino, "lost", 0644, O_CREAT | O_WRONLY);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(fs.Write(c->open.fh, 0, "bytes").ok());
+  flaky.fail_puts = 1;
+  EXPECT_EQ(fs.Release(c->open.fh).code(), ErrorCode::kIoError);
+  EXPECT_FALSE(flaky.Data("d/lost").has_value());
+  EXPECT_EQ(fs.Lookup(caller_, d->ino, "lost").status().code(), ErrorCode::kNotFound);
+}
 
 TEST_F(FilesystemTest, FailedUploadsAreReportedAndRetried) {
   FlakyClient flaky;
