@@ -712,7 +712,6 @@ void Filesystem::Impl::PrefetchSiblings(InodeId parent, const std::string& name)
       get.key = target.key;
       get.range = s3::ByteRange{0, kSmallBodyBytes - 1};
       std::string bytes;
-      const TimePoint sent = Now();  // what the GET says holds from then on, not from its answer
       Result<s3::ObjectInfo> info = client_.GetObject(get, [&](std::string_view chunk) {
         bytes.append(chunk);
         return Status::Ok();
@@ -738,8 +737,7 @@ void Filesystem::Impl::PrefetchSiblings(InodeId parent, const std::string& name)
             found.metadata_known = true;
             found.info = std::move(*info);
             found.body = std::move(bytes);
-            Inode& attached = AttachChild(parent, target.name, found);
-            attached.attr_expiry = sent + options_.attr_ttl;
+            AttachChild(parent, target.name, found);
           }
         }
       }
