@@ -113,7 +113,6 @@ struct Inode {
   bool puts_accepted = false;
   std::string small_body;      // the whole content of version small_body_etag (kSmallBodyBytes)
   std::string small_body_etag; // "" when none is held
-  bool prefetching = false;    // a PrefetchSiblings GET of it is in flight
   bool meta_pending = false;
   TimePoint meta_since{};
 };
@@ -158,10 +157,6 @@ struct Found {
 constexpr uint64_t kSmallBodyBytes = 16 << 10;
 // At most this many bytes of such content are held by all inodes together.
 constexpr uint64_t kSmallBodiesCap = 4 << 20;
-// Reading a small file fetches the content of the next small files of its directory (in name
-// order: cat *, grep -r, tar c), this many ahead, at most kPrefetchInFlight GETs at once.
-constexpr size_t kPrefetchAhead = 8;
-constexpr size_t kPrefetchInFlight = 8;
 
 }  // namespace
 
@@ -275,9 +270,6 @@ class Filesystem::Impl {
   void DropSmallBody(Inode& inode);
   // Holds found's body for the next read of inode, within kSmallBodiesCap.
   void KeepSmallBody(Inode& inode, const Found& found);
-  // Starts background GETs of the small files after name in parent (see kPrefetchAhead); each
-  // one revalidates its file as a lookup would. Takes mu_ and prefetch_mu_.
-  void PrefetchSiblings(InodeId parent, const std::string& name);
   Inode* FindInode(InodeId ino);
   Inode& AttachChild(InodeId parent, const std::string& name, const Found& found);
   Inode& AttachListed(InodeId parent, const DirItem& item);
@@ -371,11 +363,6 @@ class Filesystem::Impl {
   uint64_t next_handle_ = 1;
   uint64_t small_bodies_bytes_ = 0;  // Inode::small_body of all inodes
 
-  // PrefetchSiblings GETs in flight; Destroy waits for them (they use mu_ and the inodes).
-  std::mutex prefetch_mu_;  // a leaf lock
-  std::condition_variable prefetch_cv_;
-  size_t prefetch_in_flight_ = 0;  // guarded by prefetch_mu_
-
   std::mutex flusher_mu_;
   std::condition_variable flusher_cv_;
   bool stop_ = false;  // guarded by flusher_mu_
@@ -427,10 +414,6 @@ Status Filesystem::Impl::Destroy() {
   }
   flusher_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
-  {
-    std::unique_lock lock(prefetch_mu_);
-    prefetch_cv_.wait(lock, [this] { return prefetch_in_flight_ == 0; });
-  }
   Status first = SyncMetadata(false);
   std::vector<std::pair<InodeId, std::shared_ptr<OpenFile>>> files;
   {
@@ -676,76 +659,6 @@ void Filesystem::Impl::MaybeErase(InodeId ino) {
   }
   DropSmallBody(*inode);
   inodes_.erase(ino);
-}
-
-void Filesystem::Impl::PrefetchSiblings(InodeId parent, const std::string& name) {
-  if (destroyed_) return;
-  struct Target {
-    std::string name;
-    std::string key;
-  };
-  std::vector<Target> targets;
-  {
-    std::lock_guard plock(prefetch_mu_);
-    std::lock_guard lock(mu_);
-    size_t room = kPrefetchInFlight - std::min(kPrefetchInFlight, prefetch_in_flight_);
-    size_t scanned = 0;
-    for (auto it = children_.upper_bound({parent, name});
-         it != children_.end() && it->first.first == parent && scanned < kPrefetchAhead &&
-         targets.size() < room;
-         ++it, ++scanned) {
-      Inode* inode = FindInode(it->second);
-      if (inode == nullptr || inode->type != FileType::kRegular || inode->prefetching ||
-          inode->attr.size == 0 || inode->attr.size > kSmallBodyBytes || inode->local_dirty ||
-          inode->unsaved || inode->meta_pending || inode->file ||
-          (!inode->small_body_etag.empty() && inode->small_body_etag == inode->etag)) {
-        continue;
-      }
-      inode->prefetching = true;
-      targets.push_back({it->first.second, Key(inode->path)});
-    }
-    prefetch_in_flight_ += targets.size();
-  }
-  for (Target& target : targets) {
-    pool_.Submit([this, parent, target = std::move(target)] {
-      s3::GetObjectRequest get;
-      get.key = target.key;
-      get.range = s3::ByteRange{0, kSmallBodyBytes - 1};
-      std::string bytes;
-      Result<s3::ObjectInfo> info = client_.GetObject(get, [&](std::string_view chunk) {
-        bytes.append(chunk);
-        return Status::Ok();
-      });
-      bool verified = false;
-      if (info.ok() && bytes.size() == info->size) {
-        s3::ObjectVerifier verifier(info->etag, info->size);
-        verifier.Feed(0, bytes);
-        verified = verifier.Finish() == s3::ObjectVerifier::Outcome::kMatch;
-      }
-      {
-        std::lock_guard lock(mu_);
-        auto it = children_.find({parent, target.name});
-        Inode* inode = it == children_.end() ? nullptr : FindInode(it->second);
-        if (inode != nullptr) {
-          inode->prefetching = false;
-          // Only what a lookup would attach now: a regular file, not changed here meanwhile.
-          if (verified && !inode->local_dirty && !inode->unsaved && !inode->meta_pending &&
-              !inode->file && Key(inode->path) == target.key &&
-              TypeFromMetadata(info->metadata) != FileType::kSymlink) {
-            Found found;
-            found.type = FileType::kRegular;
-            found.metadata_known = true;
-            found.info = std::move(*info);
-            found.body = std::move(bytes);
-            AttachChild(parent, target.name, found);
-          }
-        }
-      }
-      std::lock_guard plock(prefetch_mu_);
-      prefetch_in_flight_--;
-      prefetch_cv_.notify_all();
-    });
-  }
 }
 
 void Filesystem::Impl::DropSmallBody(Inode& inode) {
@@ -2221,20 +2134,13 @@ Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, std::
   Handle& h = **handle;
   std::string key;
   std::string path;
-  InodeId parent = 0;
-  std::string name;
-  bool small = false;
   {
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(h.ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     path = inode->path;
-    parent = inode->parent;
-    name = inode->name;
-    small = inode->attr.size <= kSmallBodyBytes;
   }
   SPACESFS_RETURN_IF_ERROR(Authorize(h.caller, auth::Operation::kRead, path));
-  if (offset == 0 && small && parent != 0) PrefetchSiblings(parent, name);
   {
     std::lock_guard flock(h.file->mu);
     OpenFile& file = *h.file;

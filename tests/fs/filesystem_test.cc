@@ -1053,66 +1053,6 @@ TEST_F(FilesystemTest, ContentThatFailsItsEtagIsNotServedFromTheLookup) {
   EXPECT_EQ(flipping.RequestCount(Op::kGetObject), 2u);
 }
 
-// A client that can be told to refuse every GET (to show what is served without one).
-class GetGateClient : public s3::MemoryObjectClient {
- public:
-  std::atomic<bool> refuse_gets{false};
-  Result<s3::ObjectInfo> GetObject(const s3::GetObjectRequest& request,
-                                   const s3::BodySink& sink) override {
-    if (refuse_gets) return Status(ErrorCode::kNetwork, "GET refused by the test");
-    return MemoryObjectClient::GetObject(request, sink);
-  }
-};
-
-// Reading a small file fetches the next small files of its directory in the background, so a
-// program reading them one after another (cat *, grep -r) finds each one here.
-TEST_F(FilesystemTest, ReadingASmallFileFetchesTheNextOnesOfItsDirectory) {
-  GetGateClient gate;
-  Filesystem fs(gate, DefaultOptions());
-  for (int i = 0; i < 12; ++i) {
-    s3::PutObjectRequest put;
-    put.key = "d/f" + std::to_string(10 + i);
-    std::string body = "content " + std::to_string(i);
-    put.body = s3::BodySource::FromView(body);
-    ASSERT_TRUE(gate.PutObject(put).ok());
-  }
-  Result<Entry> d = fs.Lookup(caller_, kRootInode, "d");
-  ASSERT_TRUE(d.ok());
-  Result<DirHandle> dh = fs.OpenDir(caller_, d->ino);
-  ASSERT_TRUE(dh.ok());
-  std::map<std::string, InodeId> inos;
-  ASSERT_TRUE(fs.ReadDirPlus(*dh, 0, [&](const DirEntry& e, const Entry& a) {
-                  inos[e.name] = a.ino;
-                  return true;
-                }).ok());
-  ASSERT_TRUE(fs.ReleaseDir(*dh).ok());
-  ASSERT_EQ(inos.size(), 14u);  // with . and ..
-  auto read = [&](const std::string& name) -> Result<std::string> {
-    Result<OpenReply> o = fs.Open(caller_, inos[name], O_RDONLY);
-    if (!o.ok()) return o.status();
-    Result<std::string> bytes = fs.Read(o->fh, 0, 65536);
-    (void)fs.Release(o->fh);
-    return bytes;
-  };
-  gate.ResetRequestCounts();
-  EXPECT_EQ(*read("f10"), "content 0");
-  // f11..f18 come in the background: 1 + 8 GETs.
-  for (int i = 0; i < 500 && gate.RequestCount(Op::kGetObject) < 9; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(gate.RequestCount(Op::kGetObject), 9u);
-  gate.refuse_gets = true;
-  for (int i = 1; i <= 8; ++i) {
-    Result<std::string> got = read("f" + std::to_string(10 + i));
-    ASSERT_TRUE(got.ok()) << i << ": " << got.status().ToString();
-    EXPECT_EQ(*got, "content " + std::to_string(i));
-  }
-  EXPECT_FALSE(read("f20").ok());  // nine ahead of the first: not fetched
-  gate.refuse_gets = false;
-  EXPECT_EQ(*read("f20"), "content 10");
-}
-
 // A new file whose upload fails at close is not left behind as a name that holds nothing.
 TEST_F(FilesystemTest, ANewFileWhoseUploadFailsIsGoneAfterClose) {
   FlakyClient flaky;
