@@ -259,8 +259,9 @@ class Filesystem::Impl {
   Result<Resolved> ResolveChild(InodeId parent, std::string_view name, const Caller* who);
   Result<std::string> ParentPath(InodeId parent);  // kNotDirectory / kNotFound
 
-  // Whether a file created in dir is not stored yet (so dir is not empty). Takes mu_.
-  bool HasUnsavedChild(InodeId dir);
+  // The files created in dir that are not stored yet (so dir is not empty), in name order.
+  // Takes mu_.
+  std::vector<std::string> UnsavedChildren(InodeId dir);
   // Appends to a listing of dir (at path) the files created in it that are not stored yet, as
   // far as caller may see them. Takes mu_.
   void AddUnsavedChildren(InodeId dir, const std::string& path, const auth::ScopeChecker* scope,
@@ -268,8 +269,9 @@ class Filesystem::Impl {
 
   // All below REQUIRE mu_.
   void DropSmallBody(Inode& inode);
-  // Holds found's body for the next read of inode, within kSmallBodiesCap.
-  void KeepSmallBody(Inode& inode, const Found& found);
+  // After inode.etag was set: holds body (that version's whole content) for the next read,
+  // within kSmallBodiesCap; without one, drops a held content of another version.
+  void UpdateSmallBody(Inode& inode, const std::optional<std::string>& body);
   Inode* FindInode(InodeId ino);
   Inode& AttachChild(InodeId parent, const std::string& name, const Found& found);
   Inode& AttachListed(InodeId parent, const DirItem& item);
@@ -629,12 +631,15 @@ s3::UserMetadata Filesystem::Impl::MetadataFor(const Inode& inode) const {
   return metadata;
 }
 
-bool Filesystem::Impl::HasUnsavedChild(InodeId dir) {
+std::vector<std::string> Filesystem::Impl::UnsavedChildren(InodeId dir) {
+  std::vector<std::string> names;
   std::lock_guard lock(mu_);
-  for (const auto& [ino, inode] : inodes_) {
-    if (inode.parent == dir && inode.unsaved) return true;
+  for (auto it = children_.lower_bound({dir, std::string()});
+       it != children_.end() && it->first.first == dir; ++it) {
+    const Inode* inode = FindInode(it->second);
+    if (inode != nullptr && inode->unsaved) names.push_back(it->first.second);
   }
-  return false;
+  return names;
 }
 
 void Filesystem::Impl::Detach(Inode& inode) {
@@ -667,12 +672,15 @@ void Filesystem::Impl::DropSmallBody(Inode& inode) {
   inode.small_body_etag.clear();
 }
 
-void Filesystem::Impl::KeepSmallBody(Inode& inode, const Found& found) {
-  if (!found.body || found.info.etag.empty()) return;
+void Filesystem::Impl::UpdateSmallBody(Inode& inode, const std::optional<std::string>& body) {
+  if (!body) {
+    if (inode.small_body_etag != inode.etag) DropSmallBody(inode);
+    return;
+  }
   DropSmallBody(inode);
-  if (small_bodies_bytes_ + found.body->size() > kSmallBodiesCap) return;
-  inode.small_body = *found.body;
-  inode.small_body_etag = found.info.etag;
+  if (inode.etag.empty() || small_bodies_bytes_ + body->size() > kSmallBodiesCap) return;
+  inode.small_body = *body;
+  inode.small_body_etag = inode.etag;
   small_bodies_bytes_ += inode.small_body.size();
 }
 
@@ -724,11 +732,7 @@ Inode& Filesystem::Impl::AttachChild(InodeId parent, const std::string& name, co
       inode->content_type = found.info.content_type;
       inode->metadata_known = true;
     }
-    if (found.body) {
-      KeepSmallBody(*inode, found);
-    } else if (inode->small_body_etag != inode->etag) {
-      DropSmallBody(*inode);
-    }
+    UpdateSmallBody(*inode, found.body);
     inode->attr.ino = inode->ino;
   }
   inode->attr_expiry = Now() + options_.attr_ttl;
@@ -1264,7 +1268,7 @@ Status Filesystem::Impl::RmDir(const Caller& caller, InodeId parent, std::string
   if (!r.ok()) return r.status();
   if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));
   if (r->type != FileType::kDirectory) return Status(ErrorCode::kNotDirectory, r->path);
-  if (HasUnsavedChild(r->ino)) return Status(ErrorCode::kNotEmpty, r->path);
+  if (!UnsavedChildren(r->ino).empty()) return Status(ErrorCode::kNotEmpty, r->path);
   std::string prefix = DirPrefix(r->path);
   s3::ListObjectsRequest list;
   list.prefix = prefix;
@@ -1430,7 +1434,7 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
     if (is_dir && !dst_dir) return Status(ErrorCode::kNotDirectory, dst_path);
     if (!is_dir && dst_dir) return Status(ErrorCode::kIsDirectory, dst_path);
     if (dst_dir) {
-      if (HasUnsavedChild(dst->ino)) return Status(ErrorCode::kNotEmpty, dst_path);
+      if (!UnsavedChildren(dst->ino).empty()) return Status(ErrorCode::kNotEmpty, dst_path);
       s3::ListObjectsRequest list;
       list.prefix = DirPrefix(dst_path);
       list.max_keys = 2;
@@ -1912,8 +1916,8 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
         etag = inode->etag;
         size = inode->attr.size;
       } else {
-        Found found;  // carries a small file's content, when its GET brought it
-        Result<s3::ObjectInfo> head = HeadOrSmallGet(key, known_size, &found.body, &caller);
+        std::optional<std::string> body;  // a small file's content, when its GET brought it
+        Result<s3::ObjectInfo> head = HeadOrSmallGet(key, known_size, &body, &caller);
         if (!head.ok()) {
           undo();
           if (head.status().code() == ErrorCode::kNotFound) {
@@ -1938,12 +1942,7 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
         inode->content_type = head->content_type;
         inode->metadata_known = true;
         inode->attr_expiry = Now() + options_.attr_ttl;
-        found.info.etag = etag;
-        if (found.body) {
-          KeepSmallBody(*inode, found);
-        } else if (inode->small_body_etag != etag) {
-          DropSmallBody(*inode);
-        }
+        UpdateSmallBody(*inode, body);
       }
       if (file->staging && etag != file->base_etag) file->staging.reset();
       file->base_etag = etag;
@@ -2057,19 +2056,17 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
   }
   Result<OpenReply> open = Open(caller, reply.entry.ino, flags, !existing->exists);
   if (!open.ok()) {
-    std::lock_guard lock(mu_);
-    Inode* inode = FindInode(reply.entry.ino);
-    if (inode != nullptr && inode->unsaved) {
-      inode->unsaved = false;
-      inode->local_dirty = false;
-      inode->file.reset();
-      Detach(*inode);
+    {
+      std::lock_guard lock(mu_);
+      Inode* inode = FindInode(reply.entry.ino);
+      if (inode != nullptr && inode->unsaved) {  // never stored: the name holds nothing
+        inode->unsaved = false;
+        inode->local_dirty = false;
+        inode->file.reset();
+        Detach(*inode);
+      }
     }
-    inode = FindInode(reply.entry.ino);
-    if (inode != nullptr) {
-      inode->lookups -= std::min<uint64_t>(inode->lookups, 1);
-      if (inode->lookups == 0 && !inode->meta_pending) MaybeErase(inode->ino);
-    }
+    Forget(reply.entry.ino, 1);
     return open.status();
   }
   reply.open = *open;
@@ -2594,17 +2591,10 @@ Status Filesystem::Impl::ReleaseDir(DirHandle dh) {
 void Filesystem::Impl::AddUnsavedChildren(InodeId dir, const std::string& path,
                                           const auth::ScopeChecker* scope, const Caller& caller,
                                           std::vector<DirItem>* items) {
-  std::vector<std::string> names;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [ino, inode] : inodes_) {
-      if (inode.parent == dir && inode.unsaved) names.push_back(inode.name);
-    }
-  }
+  std::vector<std::string> names = UnsavedChildren(dir);
   if (names.empty()) return;
-  std::set<std::string_view> listed;
+  std::set<std::string> listed;
   for (const DirItem& item : *items) listed.insert(item.name);
-  std::vector<DirItem> added;
   for (std::string& name : names) {
     if (listed.count(name) != 0) continue;
     if (scope != nullptr &&
@@ -2613,11 +2603,8 @@ void Filesystem::Impl::AddUnsavedChildren(InodeId dir, const std::string& path,
     }
     DirItem item;
     item.name = std::move(name);
-    added.push_back(std::move(item));
+    items->push_back(std::move(item));
   }
-  std::sort(added.begin(), added.end(),
-            [](const DirItem& a, const DirItem& b) { return a.name < b.name; });
-  for (DirItem& item : added) items->push_back(std::move(item));
 }
 
 Status Filesystem::Impl::ReadDirImpl(DirHandle dh, uint64_t offset, bool plus,
