@@ -183,7 +183,11 @@ void CheckSign(const RequestToSign& request, const SigningKey& key, const std::s
   const std::string& authorization = out.back().second;
   FUZZ_CHECK(out.back().first == "Authorization", "no Authorization last");
   for (const auto& [name, value] : out) {
-    FUZZ_CHECK(value.find(kSecret) == std::string::npos, "the secret is in header " + name);
+    // The session token is sent as given: a token that holds the secret's text is no leak.
+    bool echoed = name == "x-amz-security-token" &&
+                  key.session_token.find(kSecret) != std::string::npos;
+    FUZZ_CHECK(echoed || value.find(kSecret) == std::string::npos,
+               "the secret is in header " + name);
     FUZZ_CHECK(name.find(kSecret) == std::string::npos, "the secret is in a header name");
   }
 
