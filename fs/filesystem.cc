@@ -111,6 +111,7 @@ struct Inode {
   // Directories: the server accepted a PUT of this mount's below it (its marker, or a child
   // since its last refusal): a file created in it is stored at its first upload, not at once.
   bool puts_accepted = false;
+  bool prefetching = false;    // a PrefetchSiblings GET of it is in flight
   std::string small_body;      // the whole content of version small_body_etag (kSmallBodyBytes)
   std::string small_body_etag; // "" when none is held
   bool meta_pending = false;
@@ -157,6 +158,10 @@ struct Found {
 constexpr uint64_t kSmallBodyBytes = 16 << 10;
 // At most this many bytes of such content are held by all inodes together.
 constexpr uint64_t kSmallBodiesCap = 4 << 20;
+// Reading a small file fetches the content of the next small files of its directory (in name
+// order: cat *, grep -r, tar c), this many ahead, at most kPrefetchInFlight GETs at once.
+constexpr size_t kPrefetchAhead = 8;
+constexpr size_t kPrefetchInFlight = 8;
 
 }  // namespace
 
@@ -272,6 +277,14 @@ class Filesystem::Impl {
   // After inode.etag was set: holds body (that version's whole content) for the next read,
   // within kSmallBodiesCap; without one, drops a held content of another version.
   void UpdateSmallBody(Inode& inode, const std::optional<std::string>& body);
+  // Starts background GETs of the small files after name in parent (see kPrefetchAhead). Takes
+  // prefetch_mu_ and mu_.
+  void PrefetchSiblings(InodeId parent, const std::string& name);
+  // What one of those GETs of inode ino brought: if ino is still that file, at that key, in the
+  // version it fetched and not changed here, its content is held and its attributes count as
+  // revalidated at `sent`. Takes mu_.
+  void ApplyPrefetch(InodeId ino, const std::string& key, TimePoint sent,
+                     Result<s3::ObjectInfo> info, std::string body);
   Inode* FindInode(InodeId ino);
   Inode& AttachChild(InodeId parent, const std::string& name, const Found& found);
   Inode& AttachListed(InodeId parent, const DirItem& item);
@@ -365,6 +378,11 @@ class Filesystem::Impl {
   uint64_t next_handle_ = 1;
   uint64_t small_bodies_bytes_ = 0;  // Inode::small_body of all inodes
 
+  // PrefetchSiblings GETs in flight; Destroy waits for them (they use mu_ and the inodes).
+  std::mutex prefetch_mu_;  // a leaf lock
+  std::condition_variable prefetch_cv_;
+  size_t prefetch_in_flight_ = 0;  // guarded by prefetch_mu_
+
   std::mutex flusher_mu_;
   std::condition_variable flusher_cv_;
   bool stop_ = false;  // guarded by flusher_mu_
@@ -416,6 +434,10 @@ Status Filesystem::Impl::Destroy() {
   }
   flusher_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
+  {
+    std::unique_lock lock(prefetch_mu_);
+    prefetch_cv_.wait(lock, [this] { return prefetch_in_flight_ == 0; });
+  }
   Status first = SyncMetadata(false);
   std::vector<std::pair<InodeId, std::shared_ptr<OpenFile>>> files;
   {
@@ -682,6 +704,87 @@ void Filesystem::Impl::UpdateSmallBody(Inode& inode, const std::optional<std::st
   inode.small_body = *body;
   inode.small_body_etag = inode.etag;
   small_bodies_bytes_ += inode.small_body.size();
+}
+
+void Filesystem::Impl::PrefetchSiblings(InodeId parent, const std::string& name) {
+  struct Target {
+    InodeId ino;
+    std::string key;
+  };
+  std::vector<Target> targets;
+  {
+    std::lock_guard plock(prefetch_mu_);
+    if (destroyed_) return;  // Destroy waits only for what is counted before it looks
+    std::lock_guard lock(mu_);
+    size_t room = kPrefetchInFlight - std::min(kPrefetchInFlight, prefetch_in_flight_);
+    size_t scanned = 0;
+    for (auto it = children_.upper_bound({parent, name});
+         it != children_.end() && it->first.first == parent && scanned < kPrefetchAhead &&
+         targets.size() < room;
+         ++it, ++scanned) {
+      Inode* inode = FindInode(it->second);
+      if (inode == nullptr || inode->type != FileType::kRegular || inode->prefetching ||
+          inode->attr.size == 0 || inode->attr.size > kSmallBodyBytes || inode->etag.empty() ||
+          inode->local_dirty || inode->unsaved || inode->meta_pending || inode->file ||
+          inode->small_body_etag == inode->etag) {
+        continue;
+      }
+      inode->prefetching = true;
+      targets.push_back({inode->ino, Key(inode->path)});
+    }
+    prefetch_in_flight_ += targets.size();
+  }
+  for (Target& target : targets) {
+    pool_.Submit([this, target = std::move(target)] {
+      s3::GetObjectRequest get;
+      get.key = target.key;
+      get.range = s3::ByteRange{0, kSmallBodyBytes - 1};
+      std::string body;
+      const TimePoint sent = Now();  // what the GET says holds from then on, not from its answer
+      Result<s3::ObjectInfo> info = client_.GetObject(get, [&](std::string_view chunk) {
+        body.append(chunk);
+        return Status::Ok();
+      });
+      ApplyPrefetch(target.ino, target.key, sent, std::move(info), std::move(body));
+      std::lock_guard plock(prefetch_mu_);
+      prefetch_in_flight_--;
+      prefetch_cv_.notify_all();
+    });
+  }
+}
+
+void Filesystem::Impl::ApplyPrefetch(InodeId ino, const std::string& key, TimePoint sent,
+                                     Result<s3::ObjectInfo> info, std::string body) {
+  bool verified = false;
+  if (info.ok() && body.size() == info->size) {
+    s3::ObjectVerifier verifier(info->etag, info->size);
+    verifier.Feed(0, body);
+    verified = verifier.Finish() == s3::ObjectVerifier::Outcome::kMatch;
+  }
+  std::lock_guard lock(mu_);
+  Inode* inode = FindInode(ino);
+  if (inode == nullptr) return;
+  inode->prefetching = false;
+  // Only for the version this mount knows, unchanged here meanwhile (a truncate or a write gives
+  // a new ETag; a pending one is flagged): the answer confirms that version as of `sent` and
+  // brings its content.
+  if (!verified || inode->type != FileType::kRegular || inode->parent == 0 ||
+      Key(inode->path) != key || inode->etag != info->etag || inode->local_dirty ||
+      inode->unsaved || inode->meta_pending || inode->file ||
+      TypeFromMetadata(info->metadata).value_or(FileType::kRegular) != FileType::kRegular) {
+    return;
+  }
+  if (!inode->metadata_known) {
+    // Listed, never read with HEAD: its metadata (mode, owner, times) comes with the answer. A
+    // metadata change made here since would have made it known (FlushMetadata).
+    inode->attr = AttributesFromObject(*info, FileType::kRegular, options_);
+    inode->attr.ino = ino;
+    inode->metadata = info->metadata;
+    inode->content_type = info->content_type;
+    inode->metadata_known = true;
+  }
+  inode->attr_expiry = std::max(inode->attr_expiry, sent + options_.attr_ttl);
+  UpdateSmallBody(*inode, std::move(body));
 }
 
 Inode& Filesystem::Impl::AttachChild(InodeId parent, const std::string& name, const Found& found) {
@@ -2131,13 +2234,20 @@ Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, std::
   Handle& h = **handle;
   std::string key;
   std::string path;
+  InodeId parent = 0;
+  std::string name;
+  bool small = false;
   {
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(h.ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     path = inode->path;
+    parent = inode->parent;
+    name = inode->name;
+    small = inode->attr.size <= kSmallBodyBytes;
   }
   SPACESFS_RETURN_IF_ERROR(Authorize(h.caller, auth::Operation::kRead, path));
+  if (offset == 0 && small && parent != 0) PrefetchSiblings(parent, name);
   {
     std::lock_guard flock(h.file->mu);
     OpenFile& file = *h.file;

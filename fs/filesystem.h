@@ -240,7 +240,8 @@ struct Options {
   std::string space_name;
   // For log lines: the name of a uid ("alice"); empty or unset gives no name.
   std::function<std::string(uint32_t uid)> user_name;
-  // Optional monotonic clock for the caches (tests inject one); steady_clock when empty.
+  // Optional monotonic clock for the caches (tests inject one); steady_clock when empty. Called
+  // from any thread (background prefetches too): it must be thread-safe.
   std::function<std::chrono::steady_clock::time_point()> clock;
 };
 

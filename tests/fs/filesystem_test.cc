@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -1051,6 +1054,135 @@ TEST_F(FilesystemTest, ContentThatFailsItsEtagIsNotServedFromTheLookup) {
   EXPECT_EQ(*fs.Read(open->fh, 0, 100), "good");
   ASSERT_TRUE(fs.Release(open->fh).ok());
   EXPECT_EQ(flipping.RequestCount(Op::kGetObject), 2u);
+}
+
+// A client that can be told to refuse every GET (to show what is served without one).
+class GetGateClient : public s3::MemoryObjectClient {
+ public:
+  std::atomic<bool> refuse_gets{false};
+  Result<s3::ObjectInfo> GetObject(const s3::GetObjectRequest& request,
+                                   const s3::BodySink& sink) override {
+    if (refuse_gets) return Status(ErrorCode::kNetwork, "GET refused by the test");
+    return MemoryObjectClient::GetObject(request, sink);
+  }
+};
+
+// Reading a small file fetches the next small files of its directory in the background, so a
+// program reading them one after another (cat *, grep -r) finds each one here.
+TEST_F(FilesystemTest, ReadingASmallFileFetchesTheNextOnesOfItsDirectory) {
+  GetGateClient gate;
+  Filesystem fs(gate, DefaultOptions());
+  for (int i = 0; i < 12; ++i) {
+    s3::PutObjectRequest put;
+    put.key = "d/f" + std::to_string(10 + i);
+    std::string body = "content " + std::to_string(i);
+    put.body = s3::BodySource::FromView(body);
+    ASSERT_TRUE(gate.PutObject(put).ok());
+  }
+  Result<Entry> d = fs.Lookup(caller_, kRootInode, "d");
+  ASSERT_TRUE(d.ok());
+  Result<DirHandle> dh = fs.OpenDir(caller_, d->ino);
+  ASSERT_TRUE(dh.ok());
+  std::map<std::string, InodeId> inos;
+  ASSERT_TRUE(fs.ReadDirPlus(*dh, 0, [&](const DirEntry& e, const Entry& a) {
+                  inos[e.name] = a.ino;
+                  return true;
+                }).ok());
+  ASSERT_TRUE(fs.ReleaseDir(*dh).ok());
+  ASSERT_EQ(inos.size(), 14u);  // with . and ..
+  auto read = [&](const std::string& name) -> Result<std::string> {
+    Result<OpenReply> o = fs.Open(caller_, inos[name], O_RDONLY);
+    if (!o.ok()) return o.status();
+    Result<std::string> bytes = fs.Read(o->fh, 0, 65536);
+    (void)fs.Release(o->fh);
+    return bytes;
+  };
+  gate.ResetRequestCounts();
+  EXPECT_EQ(*read("f10"), "content 0");
+  // f11..f18 come in the background: 1 + 8 GETs.
+  for (int i = 0; i < 500 && gate.RequestCount(Op::kGetObject) < 9; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Each answer is taken in after its GET returns: give the last ones time (no request needed).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(gate.RequestCount(Op::kGetObject), 9u);
+  gate.refuse_gets = true;
+  for (int i = 1; i <= 8; ++i) {
+    Result<std::string> got = read("f" + std::to_string(10 + i));
+    ASSERT_TRUE(got.ok()) << i << ": " << got.status().ToString();
+    EXPECT_EQ(*got, "content " + std::to_string(i));
+  }
+  EXPECT_FALSE(read("f20").ok());  // nine ahead of the first: not fetched
+  gate.refuse_gets = false;
+  EXPECT_EQ(*read("f20"), "content 10");
+}
+
+// A client that holds the answer of a GET of one key until the test lets it go.
+class HeldGetClient : public s3::MemoryObjectClient {
+ public:
+  std::string hold_key;
+  Result<s3::ObjectInfo> GetObject(const s3::GetObjectRequest& request,
+                                   const s3::BodySink& sink) override {
+    Result<s3::ObjectInfo> info = MemoryObjectClient::GetObject(request, sink);
+    if (request.key == hold_key) {
+      std::unique_lock lock(mu_);
+      holding_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return released_; });
+    }
+    return info;
+  }
+  bool WaitUntilHolding() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [this] { return holding_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool holding_ = false;
+  bool released_ = false;
+};
+
+// A background GET that answers after the file was changed here brings back nothing of the
+// version it fetched: the truncate stays.
+TEST_F(FilesystemTest, APrefetchAnsweredAfterATruncateDoesNotBringTheOldSizeBack) {
+  HeldGetClient held;
+  held.hold_key = "d/b";
+  Filesystem fs(held, DefaultOptions());
+  for (const char* key : {"d/a", "d/b"}) {
+    s3::PutObjectRequest put;
+    put.key = key;
+    std::string body = std::string("twenty-nine bytes of content ") + key;
+    put.body = s3::BodySource::FromView(body);
+    ASSERT_TRUE(held.PutObject(put).ok());
+  }
+  Result<Entry> d = fs.Lookup(caller_, kRootInode, "d");
+  ASSERT_TRUE(d.ok());
+  Result<Entry> a = fs.Lookup(caller_, d->ino, "a");
+  Result<Entry> b = fs.Lookup(caller_, d->ino, "b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  Result<OpenReply> o = fs.Open(caller_, a->ino, O_RDONLY);
+  ASSERT_TRUE(o.ok());
+  ASSERT_TRUE(fs.Read(o->fh, 0, 4096).ok());  // starts the GET of d/b
+  ASSERT_TRUE(fs.Release(o->fh).ok());
+  ASSERT_TRUE(held.WaitUntilHolding());
+  SetAttrRequest truncate;
+  truncate.size = 0;
+  ASSERT_TRUE(fs.SetAttr(caller_, b->ino, truncate, std::nullopt).ok());
+  held.Release();
+  ASSERT_TRUE(fs.Destroy().ok());  // waits for the background GET
+  Result<AttrReply> attr = fs.GetAttr(caller_, b->ino, std::nullopt);
+  ASSERT_TRUE(attr.ok());
+  EXPECT_EQ(attr->attr.size, 0u);
+  Result<s3::ObjectInfo> stored = held.HeadObject("d/b");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->size, 0u);
 }
 
 // A new file whose upload fails at close is not left behind as a name that holds nothing.

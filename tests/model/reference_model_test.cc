@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <random>
@@ -108,7 +109,7 @@ class ReferenceModelTest : public ::testing::Test {
     o.entry_ttl = std::chrono::seconds(1);
     o.negative_ttl = std::chrono::seconds(1);
     o.metadata_flush_delay = std::chrono::seconds(3600);
-    o.clock = [this] { return now_; };
+    o.clock = [this] { return now_.load(); };
     fs_ = std::make_unique<Filesystem>(*client_, o);
   }
 
@@ -406,7 +407,7 @@ class ReferenceModelTest : public ::testing::Test {
       EXPECT_TRUE(client_->PutObject(put).ok());
       model_.keys[key] = data;
       ForgetHeldBehindTheBack();
-      now_ += std::chrono::seconds(2);
+      now_ = now_.load() + std::chrono::seconds(2);
       return what.str();
     } else {  // delete behind the mount's back
       if (model_.keys.empty()) return "nothing to delete";
@@ -416,14 +417,14 @@ class ReferenceModelTest : public ::testing::Test {
       EXPECT_TRUE(client_->DeleteObject(it->first).ok());
       model_.keys.erase(it);
       ForgetHeldBehindTheBack();
-      now_ += std::chrono::seconds(2);
+      now_ = now_.load() + std::chrono::seconds(2);
       return what.str();
     }
     if (want != got) {
       ADD_FAILURE() << what.str() << ": filesystem said " << Describe(got) << ", model says "
                     << Describe(want);
     }
-    if (Rand(4) == 0) now_ += std::chrono::milliseconds(Rand(1500));
+    if (Rand(4) == 0) now_ = now_.load() + std::chrono::milliseconds(Rand(1500));
     return what.str() + " -> " + Describe(got);
   }
 
@@ -533,7 +534,8 @@ class ReferenceModelTest : public ::testing::Test {
   };
   std::vector<Held> held_;
   std::mt19937_64 rng_;
-  std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now();
+  // Read by the filesystem's background prefetches too.
+  std::atomic<std::chrono::steady_clock::time_point> now_{std::chrono::steady_clock::now()};
   Caller caller_{1000, 1000, 1, {}};
   std::unique_ptr<Filesystem> fs_;
 };
