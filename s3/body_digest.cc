@@ -31,12 +31,14 @@ std::string Final(EVP_MD_CTX* ctx) {
 
 }  // namespace
 
-Result<BodyDigest> DigestBody(const BodySource& body, bool with_sha256) {
-  MdCtx md5 = NewCtx(EVP_md5());
+Result<BodyDigest> DigestBody(const BodySource& body, bool with_sha256, bool with_md5) {
+  MdCtx md5 = with_md5 ? NewCtx(EVP_md5()) : nullptr;
   MdCtx sha = with_sha256 ? NewCtx(EVP_sha256()) : nullptr;
-  if (!md5 || (with_sha256 && !sha)) return Status(ErrorCode::kInternal, "EVP_MD_CTX_new failed");
+  if ((with_md5 && !md5) || (with_sha256 && !sha)) {
+    return Status(ErrorCode::kInternal, "EVP_MD_CTX_new failed");
+  }
   auto update = [&](const char* data, size_t n) {
-    EVP_DigestUpdate(md5.get(), data, n);
+    if (md5) EVP_DigestUpdate(md5.get(), data, n);
     if (sha) EVP_DigestUpdate(sha.get(), data, n);
   };
   if (body.in_memory.data() != nullptr && body.in_memory.size() == body.size) {
@@ -58,7 +60,7 @@ Result<BodyDigest> DigestBody(const BodySource& body, bool with_sha256) {
     }
   }
   BodyDigest digest;
-  digest.md5 = Final(md5.get());
+  if (md5) digest.md5 = Final(md5.get());
   if (sha) digest.sha256_hex = HexEncode(Final(sha.get()));
   return digest;
 }

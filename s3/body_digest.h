@@ -15,11 +15,11 @@
 namespace spacesfs::s3 {
 
 struct BodyDigest {
-  std::string md5;         // 16 raw bytes
+  std::string md5;         // 16 raw bytes; "" unless asked for
   std::string sha256_hex;  // "" unless asked for
 };
 
-Result<BodyDigest> DigestBody(const BodySource& body, bool with_sha256);
+Result<BodyDigest> DigestBody(const BodySource& body, bool with_sha256, bool with_md5 = true);
 
 std::string Md5(std::string_view data);  // 16 raw bytes
 

@@ -181,12 +181,13 @@ Status CurlObjectClient::Run(const Call& call, HttpResponse* response, int* atte
   }
 }
 
-Result<std::string> CurlObjectClient::PrepareBody(const BodySource& body, HeaderList* headers,
+Result<std::string> CurlObjectClient::PrepareBody(const BodySource& body, bool need_md5,
+                                                  HeaderList* headers,
                                                   std::string* payload_hash) const {
   bool sign_payload = body.size <= config_.signed_payload_max_bytes;
-  Result<BodyDigest> digest = DigestBody(body, sign_payload);
+  Result<BodyDigest> digest = DigestBody(body, sign_payload, need_md5 || !sign_payload);
   if (!digest.ok()) return digest.status();
-  headers->emplace_back("content-md5", Base64Encode(digest->md5));
+  if (!digest->md5.empty()) headers->emplace_back("content-md5", Base64Encode(digest->md5));
   *payload_hash = sign_payload ? digest->sha256_hex : std::string(kUnsignedPayload);
   return digest->md5;
 }
@@ -398,7 +399,9 @@ Result<std::string> CurlObjectClient::PutObject(const PutObjectRequest& request)
   SPACESFS_RETURN_IF_ERROR(
       WithContext(AppendMetadataHeaders(request.metadata, &call.headers), "PutObject", key));
   if (request.if_none_match) call.headers.emplace_back("if-none-match", "*");
-  Result<std::string> md5 = PrepareBody(request.body, &call.headers, &call.payload_hash);
+  // The MD5 is wanted here: the answer's ETag is checked against it, and a retried
+  // If-None-Match PUT is told from a foreign object by it.
+  Result<std::string> md5 = PrepareBody(request.body, true, &call.headers, &call.payload_hash);
   if (!md5.ok()) return WithContext(md5.status(), "PutObject", key);
   const std::string want_etag = QuotedMd5Etag(*md5);
 
@@ -461,13 +464,22 @@ Result<std::string> CurlObjectClient::UploadPart(const std::string& key,
   call.query.emplace_back("partNumber", std::to_string(part_number));
   call.query.emplace_back("uploadId", upload_id);
   call.body = &body;
-  Result<std::string> md5 = PrepareBody(body, &call.headers, &call.payload_hash);
+  // A signed part is checked by the server against its SHA-256, so no MD5 is spent on it (the
+  // costliest digest here); its ETag is the server's. Unsigned (large) parts carry Content-MD5,
+  // and their ETag must be that MD5.
+  Result<std::string> md5 = PrepareBody(body, false, &call.headers, &call.payload_hash);
   if (!md5.ok()) return WithContext(md5.status(), op, key);
-  const std::string want_etag = QuotedMd5Etag(*md5);
   HttpResponse response;
   Status status = Run(call, &response);
   if (!status.ok()) return WithContext(status, op, key);
   const std::string* etag = response.Header("etag");
+  if (md5->empty()) {
+    if (etag == nullptr || UnquoteEtag(*etag).empty()) {
+      return WithContext(Status(ErrorCode::kCorrupt, "the answer has no part ETag"), op, key);
+    }
+    return QuotedEtag(*etag);
+  }
+  const std::string want_etag = QuotedMd5Etag(*md5);
   if (etag == nullptr || UnquoteEtag(*etag) != UnquoteEtag(want_etag)) {
     return WithContext(Status(ErrorCode::kCorrupt, "part ETag " +
                                                        (etag ? *etag : std::string("(none)")) +
@@ -494,7 +506,7 @@ Result<std::string> CurlObjectClient::CompleteMultipartUpload(
   call.query.emplace_back("uploadId", upload_id);
   call.body = &body;
   call.headers.emplace_back("content-type", "application/xml");
-  Result<std::string> md5 = PrepareBody(body, &call.headers, &call.payload_hash);
+  Result<std::string> md5 = PrepareBody(body, true, &call.headers, &call.payload_hash);
   if (!md5.ok()) return WithContext(md5.status(), "CompleteMultipartUpload", key);
   std::string etag;  // "" when the answer carried none
   call.check_body = [&](const HttpResponse& response) -> Status {
@@ -690,7 +702,7 @@ Result<std::vector<DeleteError>> CurlObjectClient::DeleteObjects(
   call.query.emplace_back("delete", "");
   call.body = &body;
   call.headers.emplace_back("content-type", "application/xml");
-  Result<std::string> md5 = PrepareBody(body, &call.headers, &call.payload_hash);
+  Result<std::string> md5 = PrepareBody(body, true, &call.headers, &call.payload_hash);
   if (!md5.ok()) return WithContext(md5.status(), op, "");
   call.check_body = [&](const HttpResponse& response) -> Status {
     Result<std::vector<DeleteError>> parsed = ParseDeleteResult(response.body);

@@ -8,9 +8,12 @@
 //   Result<std::unique_ptr<CurlObjectClient>> client = CurlObjectClient::Create(std::move(config));
 //
 // Every request is signed with SigV4. Bodies up to config.signed_payload_max_bytes carry their real
-// SHA-256; larger ones are sent as UNSIGNED-PAYLOAD. Single PUTs, parts, Complete and DeleteObjects
-// always carry Content-MD5, and the returned ETags are checked against the MD5s sent (kCorrupt on a
-// mismatch). Request bodies are read from the BodySource twice (digest pass, then send) and never
+// SHA-256 (the server refuses a body that does not match it); larger ones are sent as
+// UNSIGNED-PAYLOAD with Content-MD5. Single PUTs, Complete and DeleteObjects always carry
+// Content-MD5, and a single PUT's returned ETag is checked against the MD5 sent (kCorrupt on a
+// mismatch); a signed part carries only its SHA-256 and its ETag is the server's (an unsigned one
+// carries Content-MD5 and its ETag is checked). A body refused as changed on the way (BadDigest,
+// XAmzContentSHA256Mismatch) is sent again. Request bodies are read from the BodySource twice (digest pass, then send) and never
 // held whole in memory; response bodies of GET stream into the sink.
 //
 // Retries: failures RetryPolicy::IsRetryable accepts are retried up to config.max_attempts with
@@ -91,8 +94,12 @@ class CurlObjectClient : public ObjectClient {
   std::string Context(std::string_view operation, std::string_view key) const;
   Status WithContext(const Status& status, std::string_view operation, std::string_view key) const;
   SigningKey CurrentKey() const;
-  // Content-MD5 and payload hash of a body; adds the Content-MD5 header.
-  Result<std::string> PrepareBody(const BodySource& body, HeaderList* headers,
+  // How the server can tell a body changed on the way: one up to signed_payload_max_bytes is
+  // signed with its SHA-256 (a mismatch is refused: XAmzContentSHA256Mismatch); a larger one goes
+  // as UNSIGNED-PAYLOAD with Content-MD5 (BadDigest). With need_md5 (the caller compares the
+  // answer's ETag, or S3 demands Content-MD5) the MD5 is computed and sent in any case. Returns
+  // the raw MD5, or "" when it was not computed; sets the payload hash and adds Content-MD5.
+  Result<std::string> PrepareBody(const BodySource& body, bool need_md5, HeaderList* headers,
                                   std::string* payload_hash) const;
 
   // Constant after construction.

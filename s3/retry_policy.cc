@@ -24,6 +24,8 @@ bool RetryPolicy::IsRetryable(const Status& status) {
   }
   const std::string& code = status.s3_code();
   if (code == "SlowDown" || code == "RequestTimeout" || code == "InternalError") return true;
+  // The body the server got is not the one sent (changed on the way): sent again from its source.
+  if (code == "BadDigest" || code == "XAmzContentSHA256Mismatch") return true;
   switch (status.http_status()) {
     case 429:
     case 500:

@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 
+#include "s3/body_digest.h"
 #include "s3/sigv4.h"
 #include "s3/transfer.h"
 #include "support/fault_proxy.h"
@@ -213,6 +214,54 @@ TEST_F(FaultProxyClientTest, SlowDownThenSuccessIsRetried) {
   EXPECT_EQ(proxy_->Counter("faults", "slowdown"), 2);
   EXPECT_EQ(proxy_->Counter("requests"), 3);
   EXPECT_EQ(DirectBody(key), data);
+}
+
+// A part whose bytes change on the way is refused by the server (its SHA-256 is signed; it
+// carries no Content-MD5) and sent again; the object holds exactly what was written.
+TEST_F(FaultProxyClientTest, APartChangedOnTheWayIsRefusedAndSentAgain) {
+  const std::string key = prefix_ + "flipped-part";
+  const std::string part1 = RandomBytes(5 << 20, 7);
+  const std::string part2 = RandomBytes(1000, 8);
+  Result<std::string> upload_id = direct_->CreateMultipartUpload(key, {}, "");
+  ASSERT_TRUE(upload_id.ok()) << upload_id.status().ToString();
+  ASSERT_TRUE(proxy_->ResetStats());
+  ASSERT_TRUE(Configure(R"({"fault_rate": 0, "next": ["flip_request"], "body_offset": 4242})"));
+  Result<std::string> etag1 =
+      faulty_->UploadPart(key, *upload_id, 1, s3::BodySource::FromView(part1));
+  ASSERT_TRUE(etag1.ok()) << etag1.status().ToString();
+  EXPECT_EQ(proxy_->Counter("faults", "flip_request"), 1);
+  EXPECT_EQ(proxy_->Counter("requests"), 2);  // refused once, then stored
+  Result<std::string> etag2 =
+      faulty_->UploadPart(key, *upload_id, 2, s3::BodySource::FromView(part2));
+  ASSERT_TRUE(etag2.ok()) << etag2.status().ToString();
+  // The ETags are the server's, and they are the parts' MD5s.
+  EXPECT_EQ(*etag1, s3::QuotedMd5Etag(s3::Md5(part1)));
+  EXPECT_EQ(*etag2, s3::QuotedMd5Etag(s3::Md5(part2)));
+  Result<std::string> done =
+      direct_->CompleteMultipartUpload(key, *upload_id, {{1, *etag1}, {2, *etag2}});
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(s3::Sha256Hex(DirectBody(key)), s3::Sha256Hex(part1 + part2));
+}
+
+// A part changed on every attempt is never stored: the upload fails and says so.
+TEST_F(FaultProxyClientTest, APartChangedOnEveryAttemptFailsAndIsNotStored) {
+  const std::string key = prefix_ + "always-flipped-part";
+  const std::string part = RandomBytes(5 << 20, 9);
+  Result<std::string> upload_id = direct_->CreateMultipartUpload(key, {}, "");
+  ASSERT_TRUE(upload_id.ok()) << upload_id.status().ToString();
+  ASSERT_TRUE(Configure(
+      R"({"fault_rate": 1.0, "faults": ["flip_request"], "methods": ["PUT"], "body_offset": 99})"));
+  Result<std::string> etag = faulty_->UploadPart(key, *upload_id, 1, s3::BodySource::FromView(part));
+  ASSERT_FALSE(etag.ok());
+  EXPECT_EQ(etag.status().s3_code(), "XAmzContentSHA256Mismatch") << etag.status().ToString();
+  EXPECT_NE(etag.status().message().find(key), std::string::npos) << etag.status().ToString();
+  ASSERT_TRUE(Configure(R"({"fault_rate": 0})"));
+  // Neither the sent bytes nor changed ones were kept as part 1.
+  Result<std::string> done = direct_->CompleteMultipartUpload(
+      key, *upload_id, {{1, s3::QuotedMd5Etag(s3::Md5(part))}});
+  EXPECT_FALSE(done.ok()) << "a part refused on every attempt was stored";
+  EXPECT_TRUE(DirectBody(key).starts_with("<"));
+  EXPECT_TRUE(direct_->AbortMultipartUpload(key, *upload_id).ok());
 }
 
 TEST_F(FaultProxyClientTest, PersistentServerErrorFailsWithServerStatus) {

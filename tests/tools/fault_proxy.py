@@ -18,6 +18,9 @@ Each request that matches the filters (--methods, --path-regex) is faulted with 
   truncate      forwarded; full Content-Length announced, fewer bytes sent, then the connection is
                 closed (chunked bodies: cut inside a chunk)
   flip          forwarded; one byte of the response body is inverted, the length is kept
+  flip_request  forwarded with one byte of the request body inverted, the length kept (a body
+                changed on the way to the server; a request without a body is forwarded as is
+                and counted as not_applicable)
   latency       --latency-ms of sleep before forwarding
   stall         forwarded; sending stops mid-body for --stall-seconds, then resumes (with no body:
                 the stall comes before the response head)
@@ -60,7 +63,8 @@ import struct
 import sys
 
 CONTROL_PREFIX = "/__fault_proxy__/"
-FAULTS = ("slowdown", "500", "reset", "reset_before", "reset_mid", "truncate", "flip", "latency",
+FAULTS = ("slowdown", "500", "reset", "reset_before", "reset_mid", "truncate", "flip", "flip_request",
+          "latency",
           "stall")
 LOCAL_UPSTREAM_HOSTS = ("127.0.0.1", "localhost")
 RELAY_PIECE = 256 * 1024
@@ -265,7 +269,8 @@ class NullSink:
 
 
 class FaultSink(PlainSink):
-    """Writes a response body to the client and applies a body fault at one offset of its data."""
+    """Writes a body and applies a body fault at one offset of its data: to a response body on
+    its way to the client, or (flip_request) to a request body on its way upstream."""
 
     def __init__(self, writer, fault, proxy, total, number, request):
         super().__init__(writer)
@@ -290,8 +295,9 @@ class FaultSink(PlainSink):
             return
         self.applied = True
         cut = self.offset - start
-        self.proxy.count(self.number, self.request, self.fault, detail=f"at body byte {self.offset}")
-        if self.fault == "flip":
+        which = "request body" if self.fault == "flip_request" else "body"
+        self.proxy.count(self.number, self.request, self.fault, detail=f"at {which} byte {self.offset}")
+        if self.fault in ("flip", "flip_request"):
             flipped = bytearray(data)
             flipped[cut] ^= 0xFF
             await self.raw(bytes(flipped))
@@ -570,7 +576,15 @@ class Session:
             proxy.count(number, request, fault, detail=f"{proxy.settings.latency_ms:g} ms")
             await asyncio.sleep(proxy.settings.latency_ms / 1000.0)
 
-        response, body_unread = await self.forward(request)
+        flip_sink = None
+        if fault == "flip_request":
+            if not request.has_body:
+                proxy.count(number, request, fault, applied=False, detail="no request body")
+            else:
+                flip_sink = FaultSink(None, fault, proxy, request.content_length, number, request)
+        response, body_unread = await self.forward(request, flip_sink)
+        if flip_sink is not None and not flip_sink.applied:
+            proxy.count(number, request, fault, applied=False, detail="request body was empty")
         proxy.forwarded += 1
         framing = self.framing(request, response)
         keep_upstream = framing != "close" and not response.close and not body_unread
@@ -635,8 +649,9 @@ class Session:
             if response.status >= 200 or response.status == 101:
                 return response
 
-    async def forward(self, request):
-        """Sends the request upstream and returns (final response head, client body left unread)."""
+    async def forward(self, request, flip_sink=None):
+        """Sends the request upstream and returns (final response head, client body left unread).
+        With flip_sink, the request body goes through it (flip_request)."""
         while True:
             reused = await self.connect_upstream()
             try:
@@ -651,7 +666,9 @@ class Session:
                 self.close_upstream()
                 if not reused or request.has_body:
                     raise
-        upstream_sink = PlainSink(self.up_writer)
+        upstream_sink = flip_sink if flip_sink is not None else PlainSink(self.up_writer)
+        if flip_sink is not None:
+            flip_sink.writer = self.up_writer  # the connection forward() just made
         if not request.expect_continue:
             await relay_request_body(request, self.reader, upstream_sink)
             return await self.read_final_response(), False

@@ -515,6 +515,29 @@ class FaultProxyTest(unittest.TestCase):
         self.assertEqual(stats["faults"], {})
         self.assertEqual(stats["not_applicable"], {"truncate": 1})
 
+    def test_flip_request_changes_one_byte_of_the_request_body(self):
+        n = 300000
+        sent = body_bytes(n)
+        for offset in (12345, 0, n - 1):
+            self.configure(next=["flip_request"], body_offset=offset)
+            conn = self.http(timeout=10)
+            conn.request("PUT", "/flipped", body=sent, headers={"Content-Length": str(n)})
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            changed = bytearray(sent)
+            changed[offset] ^= 0xFF
+            self.assertEqual(json.loads(resp.read()),
+                             {"len": n, "sha256": hashlib.sha256(bytes(changed)).hexdigest()})
+            conn.request("PUT", "/clean", body=sent)  # the connection is kept, the next is clean
+            resp = conn.getresponse()
+            self.assertEqual(json.loads(resp.read())["sha256"], hashlib.sha256(sent).hexdigest())
+        self.assertEqual(self.stats()["faults"], {"flip_request": 3})
+        self.configure(next=["flip_request"], body_offset=None)
+        conn = self.http(timeout=10)
+        conn.request("GET", "/bytes/10")
+        self.assertEqual(conn.getresponse().read(), body_bytes(10))
+        self.assertEqual(self.stats()["not_applicable"], {"flip_request": 1})
+
     def test_flip_changes_one_byte_and_keeps_the_length(self):
         n = 200000
         expected = body_bytes(n)

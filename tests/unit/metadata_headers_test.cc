@@ -100,6 +100,11 @@ TEST(BodyDigestTest, Md5AndSha256InOnePass) {
   EXPECT_EQ(HexEncode(md5_only->md5), "900150983cd24fb0d6963f7d28e17f72");
   EXPECT_EQ(md5_only->sha256_hex, "");
   EXPECT_EQ(QuotedMd5Etag(md5_only->md5), "\"900150983cd24fb0d6963f7d28e17f72\"");
+  Result<BodyDigest> sha_only = DigestBody(BodySource::FromView("abc"), true, false);
+  ASSERT_TRUE(sha_only.ok());
+  EXPECT_EQ(sha_only->md5, "");
+  EXPECT_EQ(sha_only->sha256_hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(BodyDigestTest, BodiesReadInPiecesAndBodiesInMemoryGiveTheSameDigests) {

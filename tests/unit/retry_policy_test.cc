@@ -19,6 +19,10 @@ TEST(RetryPolicyTest, RetriesTransientServerAnswers) {
   // S3 sends RequestTimeout with 400, and InternalError inside a 200 answer.
   EXPECT_TRUE(RetryPolicy::IsRetryable(Server(ErrorCode::kBadRequest, 400, "RequestTimeout")));
   EXPECT_TRUE(RetryPolicy::IsRetryable(Server(ErrorCode::kServerError, 200, "InternalError")));
+  // A body that reached the server changed (its SHA-256 or Content-MD5 does not match).
+  EXPECT_TRUE(
+      RetryPolicy::IsRetryable(Server(ErrorCode::kServerError, 400, "XAmzContentSHA256Mismatch")));
+  EXPECT_TRUE(RetryPolicy::IsRetryable(Server(ErrorCode::kBadRequest, 400, "BadDigest")));
 }
 
 TEST(RetryPolicyTest, RetriesClientSideTransportFailures) {
