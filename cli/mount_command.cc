@@ -308,10 +308,10 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   fs_options.attr_ttl = seconds(options->attr_timeout);
   fs_options.entry_ttl = seconds(options->entry_timeout);
   fs_options.negative_ttl = seconds(options->negative_timeout);
-  fs_options.memory_budget = options->memory_budget;
+  fs_options.memory_budget = DataPathBudget(options->memory_budget);
   fs_options.part_size = options->part_size;
   fs_options.multipart_threshold = options->part_size;
-  fs_options.max_read_ahead = std::min(options->max_read_ahead, options->memory_budget / 2);
+  fs_options.max_read_ahead = std::min(options->max_read_ahead, fs_options.memory_budget / 2);
   fs_options.upload_parallel = options->upload_parallel;
   fs_options.staging_dir = staging_dir;
   // The journal is opened by the daemon itself (after detaching), so the lock is its own.

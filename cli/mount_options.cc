@@ -1,5 +1,6 @@
 #include "cli/mount_options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <map>
@@ -300,6 +301,11 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
                        names + " (see spacesfs(8))");
   }
   return o;
+}
+
+uint64_t DataPathBudget(uint64_t memory_budget) {
+  constexpr uint64_t kDaemonOwn = 32ull << 20;
+  return memory_budget - std::min(kDaemonOwn, memory_budget / 2);
 }
 
 }  // namespace spacesfs::cli

@@ -69,6 +69,15 @@ TEST(MountOptionsTest, SecretsAreRefusedWithoutEchoingThem) {
   EXPECT_EQ(o.status().message().find("hunter2SECRET"), std::string::npos);
 }
 
+// memory_budget bounds the whole daemon: the data path gets it less the daemon's own 32 MiB.
+TEST(MountOptionsTest, TheDataPathGetsTheBudgetLessTheDaemonsOwnMemory) {
+  constexpr uint64_t kMiB = 1ull << 20;
+  EXPECT_EQ(DataPathBudget(128 * kMiB), 96 * kMiB);
+  EXPECT_EQ(DataPathBudget(1024 * kMiB), 992 * kMiB);
+  EXPECT_EQ(DataPathBudget(64 * kMiB), 32 * kMiB);
+  EXPECT_EQ(DataPathBudget(16 * kMiB), 8 * kMiB);  // the least budget accepted
+}
+
 TEST(MountOptionsTest, BadValuesAreNamed) {
   EXPECT_NE(ParseMountOptions({"uid=abc"}).status().message().find("'uid'"), std::string::npos);
   EXPECT_NE(ParseMountOptions({"umask=999"}).status().message().find("octal"), std::string::npos);
