@@ -256,6 +256,7 @@ struct Counters {
   uint64_t memory_in_use = 0;     // bytes of the memory budget held now by data in use
   uint64_t memory_idle = 0;       // bytes of it held by idle read buffers kept for reuse
   uint64_t memory_peak = 0;       // the most held at once (in use and idle)
+  uint64_t read_buffers_new = 0;  // read chunk buffers made anew (not reused from idle ones)
 };
 
 class Filesystem {

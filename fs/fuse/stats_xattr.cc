@@ -43,6 +43,7 @@ std::string FormatStats(const fs::Counters& c, pid_t pid, uint64_t files_open_fo
   line("memory_in_use", c.memory_in_use);
   line("memory_idle", c.memory_idle);
   line("memory_peak", c.memory_peak);
+  line("read_buffers_new", c.read_buffers_new);
   return out;
 }
 

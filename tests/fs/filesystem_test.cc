@@ -674,6 +674,40 @@ TEST_F(FilesystemTest, LookupsInADirectoryJustMadeNeedNoRequest) {
 // A name known as a file is revalidated with one HEAD (existence, ETag and metadata at once; a
 // GET for a small file);
 // only when it is gone does a LIST tell what is there now.
+// A long sequential read takes its chunk buffers from the ones the reader has passed: with the
+// budget a default mount gives the data path (96 MiB, read-ahead 48 MiB, 8 MiB chunks), fresh
+// buffers are about a window's worth, not one per chunk (fresh memory costs page faults).
+TEST_F(FilesystemTest, ALongSequentialReadReusesItsChunkBuffers) {
+  Options o = DefaultOptions();
+  o.memory_budget = 96ull << 20;
+  o.max_read_ahead = 48ull << 20;
+  Mount(o);
+  std::string data(128ull << 20, '\0');
+  for (size_t i = 0; i < data.size(); i += 4096) data[i] = static_cast<char>(i / 4096);
+  s3::PutObjectRequest put;
+  put.key = "long";
+  put.body = s3::BodySource::FromView(data);
+  ASSERT_TRUE(client_.PutObject(put).ok());
+  Result<Entry> e = fs_->Lookup(caller_, kRootInode, "long");
+  ASSERT_TRUE(e.ok());
+  Result<OpenReply> o2 = fs_->Open(caller_, e->ino, O_RDONLY);
+  ASSERT_TRUE(o2.ok());
+  uint64_t offset = 0;
+  bool same = true;
+  for (;;) {
+    Result<std::string> got = fs_->Read(o2->fh, offset, 128 << 10);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    if (got->empty()) break;
+    same = same && data.compare(offset, got->size(), *got) == 0;
+    offset += got->size();
+  }
+  EXPECT_EQ(offset, data.size());
+  EXPECT_TRUE(same);
+  ASSERT_TRUE(fs_->Release(o2->fh).ok());
+  // 16 chunks of 8 MiB after the growing ones; a 48 MiB window holds 6 of them.
+  EXPECT_LE(fs_->GetCounters().read_buffers_new, 13u);  // 9 here; 19 when each chunk was new
+}
+
 TEST_F(FilesystemTest, AKnownFileIsRevalidatedWithOneRequest) {
   using Op = s3::MemoryObjectClient::Operation;
   PutRaw("f", "one");
