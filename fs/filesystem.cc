@@ -276,9 +276,9 @@ class Filesystem::Impl {
   void DropSmallBody(Inode& inode);
   // After inode.etag was set: holds body (that version's whole content) for the next read,
   // within kSmallBodiesCap; without one, drops a held content of another version.
-  void UpdateSmallBody(Inode& inode, const std::optional<std::string>& body);
-  // Starts background GETs of the small files after name in parent (see kPrefetchAhead). Takes
-  // prefetch_mu_ and mu_.
+  void UpdateSmallBody(Inode& inode, std::optional<std::string> body);
+  // Starts background GETs of the small files after name in parent (see kPrefetchAhead). Grants
+  // name directories, so the reader of name may read them too. Takes prefetch_mu_ and mu_.
   void PrefetchSiblings(InodeId parent, const std::string& name);
   // What one of those GETs of inode ino brought: if ino is still that file, at that key, in the
   // version it fetched and not changed here, its content is held and its attributes count as
@@ -698,14 +698,14 @@ void Filesystem::Impl::DropSmallBody(Inode& inode) {
   inode.small_body_etag.clear();
 }
 
-void Filesystem::Impl::UpdateSmallBody(Inode& inode, const std::optional<std::string>& body) {
+void Filesystem::Impl::UpdateSmallBody(Inode& inode, std::optional<std::string> body) {
   if (!body) {
     if (inode.small_body_etag != inode.etag) DropSmallBody(inode);
     return;
   }
   DropSmallBody(inode);
   if (inode.etag.empty() || small_bodies_bytes_ + body->size() > kSmallBodiesCap) return;
-  inode.small_body = *body;
+  inode.small_body = std::move(*body);
   inode.small_body_etag = inode.etag;
   small_bodies_bytes_ += inode.small_body.size();
 }
@@ -2049,7 +2049,7 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
         inode->content_type = head->content_type;
         inode->metadata_known = true;
         inode->attr_expiry = Now() + options_.attr_ttl;
-        UpdateSmallBody(*inode, body);
+        UpdateSmallBody(*inode, std::move(body));
       }
       if (file->staging && etag != file->base_etag) file->staging.reset();
       file->base_etag = etag;

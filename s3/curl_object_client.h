@@ -13,8 +13,9 @@
 // Content-MD5, and a single PUT's returned ETag is checked against the MD5 sent (kCorrupt on a
 // mismatch); a signed part carries only its SHA-256 and its ETag is the server's (an unsigned one
 // carries Content-MD5 and its ETag is checked). A body refused as changed on the way (BadDigest,
-// XAmzContentSHA256Mismatch) is sent again. Request bodies are read from the BodySource twice (digest pass, then send) and never
-// held whole in memory; response bodies of GET stream into the sink.
+// XAmzContentSHA256Mismatch) is sent again. Request bodies are read from the BodySource twice
+// (digest pass, then send) and never held whole in memory; response bodies of GET stream into
+// the sink.
 //
 // Retries: failures RetryPolicy::IsRetryable accepts are retried up to config.max_attempts with
 // full-jitter backoff. A GET cut short after some bytes reached the sink resumes from the next byte
