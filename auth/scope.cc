@@ -113,6 +113,7 @@ Result<ScopeChecker> ScopeChecker::Create(std::string_view space, const std::vec
       std::optional<unsigned> id;
       if (grant.who_is_group) {
         resolved.who = ResolvedGrant::Who::kGroup;
+        checker.uses_groups_ = true;
         if (lookup.group_id) id = lookup.group_id(grant.who);
       } else {
         resolved.who = ResolvedGrant::Who::kUser;

@@ -152,6 +152,9 @@ class ScopeChecker {
   // the mount is read-only as a whole (mounted `ro`), and refused modifications are kReadOnly.
   bool read_only() const { return read_only_; }
 
+  // True when a grant names a group: only then do a caller's supplementary groups matter.
+  bool uses_groups() const { return uses_groups_; }
+
   const std::string& space() const { return space_; }
 
  private:
@@ -171,6 +174,7 @@ class ScopeChecker {
   std::string space_;
   std::vector<ResolvedGrant> grants_;
   bool read_only_ = true;
+  bool uses_groups_ = false;
 };
 
 }  // namespace spacesfs::auth

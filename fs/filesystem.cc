@@ -200,6 +200,10 @@ class Filesystem::Impl {
   bool read_only() const { return options_.read_only; }
   Counters GetCounters() const;
   void SetScope(std::shared_ptr<const auth::ScopeChecker> scope);
+  bool CallerGroupsMatter() const {
+    std::shared_ptr<const auth::ScopeChecker> scope = Scope();
+    return scope && scope->uses_groups();
+  }
 
  private:
   struct Resolved {
@@ -281,8 +285,12 @@ class Filesystem::Impl {
   // name directories, so the reader of name may read them too. Takes prefetch_mu_ and mu_.
   void PrefetchSiblings(InodeId parent, const std::string& name);
   // What one of those GETs of inode ino brought: if ino is still that file, at that key, in the
-  // version it fetched and not changed here, its content is held and its attributes count as
-  // revalidated at `sent`. Takes mu_.
+  // version it fetched, its content is held; if it was also neither changed here nor open, its
+  // attributes count as revalidated at `sent`. Wakes readers waiting for it. Takes mu_.
+  // If a PrefetchSiblings GET of ino is in flight and its answer would revalidate ino (not open,
+  // attributes expired), waits for it: the caller then finds ino fresh instead of asking the
+  // server again. Returns the inode, looked up again (null if gone). `lock` holds mu_.
+  Inode* AwaitRevalidatingPrefetch(std::unique_lock<std::mutex>& lock, InodeId ino);
   void ApplyPrefetch(InodeId ino, const std::string& key, TimePoint sent,
                      Result<s3::ObjectInfo> info, std::string body);
   Inode* FindInode(InodeId ino);
@@ -381,6 +389,9 @@ class Filesystem::Impl {
   // PrefetchSiblings GETs in flight; Destroy waits for them (they use mu_ and the inodes).
   std::mutex prefetch_mu_;  // a leaf lock
   std::condition_variable prefetch_cv_;
+  // Signalled (with mu_) when a PrefetchSiblings GET is taken in or given up: a reader of that
+  // file waits for it instead of asking the server again.
+  std::condition_variable prefetch_done_;
   size_t prefetch_in_flight_ = 0;  // guarded by prefetch_mu_
 
   std::mutex flusher_mu_;
@@ -757,6 +768,19 @@ void Filesystem::Impl::PrefetchSiblings(InodeId parent, const std::string& name)
   }
 }
 
+Inode* Filesystem::Impl::AwaitRevalidatingPrefetch(std::unique_lock<std::mutex>& lock,
+                                                   InodeId ino) {
+  Inode* inode = FindInode(ino);
+  if (inode == nullptr || !inode->prefetching || inode->file || inode->attr_expiry > Now()) {
+    return inode;
+  }
+  prefetch_done_.wait_for(lock, std::chrono::seconds(60), [&] {
+    inode = FindInode(ino);
+    return inode == nullptr || !inode->prefetching;
+  });
+  return inode;
+}
+
 void Filesystem::Impl::ApplyPrefetch(InodeId ino, const std::string& key, TimePoint sent,
                                      Result<s3::ObjectInfo> info, std::string body) {
   bool verified = false;
@@ -766,18 +790,25 @@ void Filesystem::Impl::ApplyPrefetch(InodeId ino, const std::string& key, TimePo
     verified = verifier.Finish() == s3::ObjectVerifier::Outcome::kMatch;
   }
   std::lock_guard lock(mu_);
+  prefetch_done_.notify_all();  // woken readers look once mu_ is released
   Inode* inode = FindInode(ino);
   if (inode == nullptr) return;
   inode->prefetching = false;
-  // Only for the version this mount knows, unchanged here meanwhile (a truncate or a write gives
-  // a new ETag; a pending one is flagged): the answer confirms that version as of `sent` and
-  // brings its content.
   if (!verified || inode->type != FileType::kRegular || inode->parent == 0 ||
-      Key(inode->path) != key || inode->etag != info->etag || inode->local_dirty ||
-      inode->unsaved || inode->meta_pending || inode->file ||
+      Key(inode->path) != key || inode->etag != info->etag ||
       TypeFromMetadata(info->metadata).value_or(FileType::kRegular) != FileType::kRegular) {
     return;
   }
+  // The content of the version this mount knows (the ETag names it, the GET verified it) is good
+  // for any reader of that version, even one that has the file open: a reader of a file written
+  // here is served from its local bytes first, and an upload gives it a new ETag.
+  if (inode->local_dirty || inode->unsaved || inode->meta_pending || inode->file) {
+    // Changed here, or open (a write may be under way): the attributes are this mount's own,
+    // not the answer's.
+    UpdateSmallBody(*inode, std::move(body));
+    return;
+  }
+  // Unchanged here: the answer also confirms that version's attributes as of `sent`.
   if (!inode->metadata_known) {
     // Listed, never read with HEAD: its metadata (mode, owner, times) comes with the answer. A
     // metadata change made here since would have made it known (FlushMetadata).
@@ -1074,10 +1105,13 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
   std::optional<FileType> known_type;
   uint64_t known_size = 0;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto it = children_.find({parent, name});
     if (it != children_.end()) {
-      Inode* inode = FindInode(it->second);
+      const InodeId child = it->second;
+      Inode* inode = AwaitRevalidatingPrefetch(lock, child);
+      it = children_.find({parent, name});  // mu_ may have been released
+      if (it == children_.end() || it->second != child) inode = nullptr;
       if (inode != nullptr && (inode->attr_expiry > Now() || inode->local_dirty)) {
         r.exists = true;
         r.ino = inode->ino;
@@ -1174,8 +1208,8 @@ Result<AttrReply> Filesystem::Impl::GetAttr(const Caller* caller, InodeId ino) {
     SPACESFS_RETURN_IF_ERROR(AuthorizeVisible(*caller, path, type == FileType::kDirectory));
   }
   {
-    std::lock_guard lock(mu_);
-    Inode* inode = FindInode(ino);
+    std::unique_lock lock(mu_);
+    Inode* inode = AwaitRevalidatingPrefetch(lock, ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     bool fresh = inode->attr_expiry > Now() || ino == kRootInode || inode->parent == 0 ||
                  inode->local_dirty || inode->meta_pending;
@@ -1974,8 +2008,8 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
   bool fresh = false;
   std::shared_ptr<OpenFile> file;
   {
-    std::lock_guard lock(mu_);
-    Inode* inode = FindInode(ino);
+    std::unique_lock lock(mu_);
+    Inode* inode = AwaitRevalidatingPrefetch(lock, ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     if (inode->type == FileType::kDirectory) return Status(ErrorCode::kIsDirectory, inode->path);
     path = inode->path;
@@ -2269,11 +2303,20 @@ Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, std::
       std::lock_guard hlock(h.mu);
       etag = h.etag;
     }
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     Inode* inode = FindInode(h.ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    if (!etag.empty() && inode->small_body_etag != etag && inode->prefetching &&
+        inode->etag == etag) {
+      // A background GET of this very version is on its way: wait for it rather than ask again.
+      prefetch_done_.wait_for(lock, std::chrono::seconds(60), [&] {
+        inode = FindInode(h.ino);
+        return inode == nullptr || !inode->prefetching;
+      });
+      if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
+    }
     if (!etag.empty() && inode->small_body_etag == etag) {
-      // The content came with the lookup: no request.
+      // The content came with the lookup or a background GET: no request.
       if (offset < inode->small_body.size()) out->assign(inode->small_body, offset, size);
       if (offset + size >= inode->small_body.size()) DropSmallBody(*inode);  // read to its end
       return Status::Ok();
@@ -2947,5 +2990,7 @@ Counters Filesystem::GetCounters() const { return impl_->GetCounters(); }
 void Filesystem::SetScope(std::shared_ptr<const auth::ScopeChecker> scope) {
   impl_->SetScope(std::move(scope));
 }
+
+bool Filesystem::CallerGroupsMatter() const { return impl_->CallerGroupsMatter(); }
 
 }  // namespace spacesfs::fs

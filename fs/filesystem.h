@@ -368,6 +368,10 @@ class Filesystem {
   // changed (a scope that became read-only as a whole refuses modifications with kReadOnly).
   void SetScope(std::shared_ptr<const auth::ScopeChecker> scope);
 
+  // Whether the scope in effect names a group, so that a Caller's supplementary groups decide
+  // anything (reading them costs the adapter a read of /proc per request). Any thread.
+  bool CallerGroupsMatter() const;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

@@ -29,12 +29,16 @@ Filesystem& Fs(fuse_req_t req) { return *Userdata(req).fs.load(); }
 
 bool OpensForWriting(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
 
+// The caller of req. Its supplementary groups are read (from /proc, by libfuse) only when a grant
+// of the scope names a group; a request that races a reload bringing the first such grant is
+// decided without them (as if the caller were in none).
 Caller CallerOf(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
   Caller caller;
   caller.uid = ctx->uid;
   caller.gid = ctx->gid;
   caller.pid = ctx->pid;
+  if (!Fs(req).CallerGroupsMatter()) return caller;
   gid_t groups[64];
   int n = fuse_req_getgroups(req, 64, groups);
   if (n > 64) {
@@ -261,6 +265,9 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fi->fh = r->fh;
     fi->keep_cache = r->keep_cache;
     fi->direct_io = r->direct_io;
+    // A reader's close has nothing to upload (a writer's bytes are uploaded by the writer's own
+    // close): no FLUSH round trip for it (FOPEN_NOFLUSH, Linux 5.16+; older kernels ignore it).
+    fi->noflush = !writing && (fi->flags & O_TRUNC) == 0;
     if (fuse_reply_open(req, fi) == -ENOENT) {
       (void)Fs(req).Release(r->fh);  // interrupted
       return;

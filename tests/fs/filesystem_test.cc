@@ -1183,40 +1183,114 @@ class HeldGetClient : public s3::MemoryObjectClient {
   bool released_ = false;
 };
 
+// Puts d/a and d/b ("content of d/a", "content of d/b") and looks both up through fs.
+void PutAndLookUpAAndB(s3::MemoryObjectClient& client, Filesystem& fs, const Caller& caller,
+                       Entry* a, Entry* b) {
+  for (const char* key : {"d/a", "d/b"}) {
+    s3::PutObjectRequest put;
+    put.key = key;
+    std::string body = std::string("content of ") + key;
+    put.body = s3::BodySource::FromView(body);
+    ASSERT_TRUE(client.PutObject(put).ok());
+  }
+  Result<Entry> d = fs.Lookup(caller, kRootInode, "d");
+  ASSERT_TRUE(d.ok());
+  Result<Entry> found_a = fs.Lookup(caller, d->ino, "a");
+  Result<Entry> found_b = fs.Lookup(caller, d->ino, "b");
+  ASSERT_TRUE(found_a.ok() && found_b.ok());
+  *a = *found_a;
+  *b = *found_b;
+}
+
+// Reads d/a through fs, which starts the background GET of d/b, and waits until held holds it.
+void ReadAStartingTheGetOfB(Filesystem& fs, HeldGetClient& held, const Caller& caller,
+                            const Entry& a) {
+  Result<OpenReply> o = fs.Open(caller, a.ino, O_RDONLY);
+  ASSERT_TRUE(o.ok());
+  Result<std::string> got = fs.Read(o->fh, 0, 4096);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, "content of d/a");
+  ASSERT_TRUE(fs.Release(o->fh).ok());
+  ASSERT_TRUE(held.WaitUntilHolding());
+}
+
 // A background GET that answers after the file was changed here brings back nothing of the
 // version it fetched: the truncate stays.
 TEST_F(FilesystemTest, APrefetchAnsweredAfterATruncateDoesNotBringTheOldSizeBack) {
   HeldGetClient held;
   held.hold_key = "d/b";
   Filesystem fs(held, DefaultOptions());
-  for (const char* key : {"d/a", "d/b"}) {
-    s3::PutObjectRequest put;
-    put.key = key;
-    std::string body = std::string("twenty-nine bytes of content ") + key;
-    put.body = s3::BodySource::FromView(body);
-    ASSERT_TRUE(held.PutObject(put).ok());
-  }
-  Result<Entry> d = fs.Lookup(caller_, kRootInode, "d");
-  ASSERT_TRUE(d.ok());
-  Result<Entry> a = fs.Lookup(caller_, d->ino, "a");
-  Result<Entry> b = fs.Lookup(caller_, d->ino, "b");
-  ASSERT_TRUE(a.ok() && b.ok());
-  Result<OpenReply> o = fs.Open(caller_, a->ino, O_RDONLY);
-  ASSERT_TRUE(o.ok());
-  ASSERT_TRUE(fs.Read(o->fh, 0, 4096).ok());  // starts the GET of d/b
-  ASSERT_TRUE(fs.Release(o->fh).ok());
-  ASSERT_TRUE(held.WaitUntilHolding());
+  Entry a, b;
+  ASSERT_NO_FATAL_FAILURE(PutAndLookUpAAndB(held, fs, caller_, &a, &b));
+  ASSERT_NO_FATAL_FAILURE(ReadAStartingTheGetOfB(fs, held, caller_, a));
   SetAttrRequest truncate;
   truncate.size = 0;
-  ASSERT_TRUE(fs.SetAttr(caller_, b->ino, truncate, std::nullopt).ok());
+  ASSERT_TRUE(fs.SetAttr(caller_, b.ino, truncate, std::nullopt).ok());
   held.Release();
   ASSERT_TRUE(fs.Destroy().ok());  // waits for the background GET
-  Result<AttrReply> attr = fs.GetAttr(caller_, b->ino, std::nullopt);
+  Result<AttrReply> attr = fs.GetAttr(caller_, b.ino, std::nullopt);
   ASSERT_TRUE(attr.ok());
   EXPECT_EQ(attr->attr.size, 0u);
   Result<s3::ObjectInfo> stored = held.HeadObject("d/b");
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->size, 0u);
+}
+
+// A reader that opens a file whose background GET is still on its way waits for that answer
+// instead of asking the server a second time (cat * catching up with the prefetch).
+TEST_F(FilesystemTest, AReaderWaitsForTheBackgroundGetOfItsFileInsteadOfAskingAgain) {
+  HeldGetClient held;
+  held.hold_key = "d/b";
+  Filesystem fs(held, DefaultOptions());
+  Entry a, b;
+  ASSERT_NO_FATAL_FAILURE(PutAndLookUpAAndB(held, fs, caller_, &a, &b));
+  held.ResetRequestCounts();
+  ASSERT_NO_FATAL_FAILURE(ReadAStartingTheGetOfB(fs, held, caller_, a));
+  Result<OpenReply> ob = fs.Open(caller_, b.ino, O_RDONLY);
+  ASSERT_TRUE(ob.ok());
+  std::atomic<bool> done{false};
+  Result<std::string> got = Status(ErrorCode::kIoError, "not read");
+  std::thread reader([&] {
+    got = fs.Read(ob->fh, 0, 4096);
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(done.load());  // waiting for the held answer, not asking again
+  held.Release();
+  reader.join();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, "content of d/b");
+  ASSERT_TRUE(fs.Release(ob->fh).ok());
+  EXPECT_EQ(held.RequestCount(Op::kGetObject), 2u);  // d/a's own, and d/b's in the background
+}
+
+// Opening a file whose attributes expired while its background GET is on its way waits for that
+// GET (which revalidates it) instead of sending a HEAD or GET of its own.
+TEST_F(FilesystemTest, OpeningAFileWhoseBackgroundGetIsOnItsWayWaitsForIt) {
+  HeldGetClient held;
+  held.hold_key = "d/b";
+  Filesystem fs(held, DefaultOptions());
+  Entry a, b;
+  ASSERT_NO_FATAL_FAILURE(PutAndLookUpAAndB(held, fs, caller_, &a, &b));
+  Advance(seconds(5));  // every attribute has expired
+  held.ResetRequestCounts();
+  ASSERT_NO_FATAL_FAILURE(ReadAStartingTheGetOfB(fs, held, caller_, a));
+  std::atomic<bool> done{false};
+  Result<OpenReply> ob = Status(ErrorCode::kIoError, "not opened");
+  std::thread opener([&] {
+    ob = fs.Open(caller_, b.ino, O_RDONLY);
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(done.load());
+  EXPECT_EQ(held.RequestCount(Op::kHeadObject), 0u);
+  held.Release();
+  opener.join();
+  ASSERT_TRUE(ob.ok()) << ob.status().ToString();
+  EXPECT_EQ(*fs.Read(ob->fh, 0, 4096), "content of d/b");
+  ASSERT_TRUE(fs.Release(ob->fh).ok());
+  EXPECT_EQ(held.RequestCount(Op::kGetObject), 2u);  // d/a's, and d/b's in the background
+  EXPECT_EQ(held.RequestCount(Op::kHeadObject), 0u);
 }
 
 // A new file whose upload fails at close is not left behind as a name that holds nothing.

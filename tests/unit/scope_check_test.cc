@@ -294,6 +294,15 @@ TEST(ScopeCheckTest, UsersAndGroups) {
   EXPECT_EQ(c.Check(Operation::kRead, "alice/f", root), Decision::kDenied);
 }
 
+// Supplementary groups are read for each request only when they can decide something.
+TEST(ScopeCheckTest, GroupsMatterOnlyWhenAGrantNamesAGroup) {
+  EXPECT_FALSE(Checker({"photos/alice/:fullaccess alice", "photos/shared/:read"}).uses_groups());
+  EXPECT_TRUE(Checker({"photos/alice/:fullaccess alice", "photos/staff/:readwrite @staff"})
+                  .uses_groups());
+  // Grants of other Spaces are not kept, so their groups do not count.
+  EXPECT_FALSE(Checker({"photos:read", "other:read @staff"}).uses_groups());
+}
+
 TEST(ScopeCheckTest, CreateRefusesUnknownNamesAndForeignSpaces) {
   Result<ScopeChecker> user = ScopeChecker::Create("photos", Grants({"photos:read dave"}), TestLookup());
   ASSERT_FALSE(user.ok());
