@@ -215,5 +215,16 @@ TEST_F(KernelLayerTest, ASmallNewFileIsOnePutAndReadingOneBackNeedsNoHead) {
   EXPECT_GE(count("GET"), 2u);
 }
 
+// A mount made by root reads ahead max_write (1 MiB) instead of the kernel's 128 KiB for FUSE,
+// so a sequential reader's pages come in 1 MiB READ requests.
+TEST_F(KernelLayerTest, ARootMountReadsAheadOneMebibyte) {
+  Mount("");
+  std::string device = RunShell("mountpoint -d " + ShellQuote(mnt_)).output;
+  while (!device.empty() && device.back() == '\n') device.pop_back();
+  ASSERT_FALSE(device.empty());
+  testing::CommandResult ra = RunShell("cat /sys/class/bdi/" + device + "/read_ahead_kb");
+  EXPECT_EQ(ra.output, "1024\n");
+}
+
 }  // namespace
 }  // namespace spacesfs
