@@ -188,7 +188,7 @@ class Filesystem::Impl {
   Result<OpenReply> Open(const Caller& caller, InodeId ino, int flags, bool created);
   Result<CreateReply> Create(const Caller& caller, InodeId parent, std::string_view name,
                              uint32_t mode, int flags);
-  Status Read(FileHandle fh, uint64_t offset, size_t size, std::string* out);
+  Status Read(FileHandle fh, uint64_t offset, size_t size, ReadView* view);
   Result<size_t> Write(FileHandle fh, uint64_t offset, std::string_view data);
   Status Flush(FileHandle fh);
   Status Release(FileHandle fh);
@@ -350,7 +350,7 @@ class Filesystem::Impl {
   void KeepDirectory(InodeId dir, const Caller* who);
   Result<std::shared_ptr<Handle>> GetHandle(FileHandle fh);
   Status ReadRemote(Handle& handle, const std::string& key, uint64_t offset, size_t size,
-                    std::string* out);
+                    ReadView* view);
   void FlusherLoop();
   // Records multipart uploads in the journal (failures are logged: the upload goes on).
   void JournalStarted(const std::string& key, const std::string& upload_id);
@@ -2217,7 +2217,7 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
 }
 
 Status Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key, uint64_t offset,
-                                    size_t size, std::string* out) {
+                                    size_t size, ReadView* view) {
   std::shared_ptr<ReadAhead> reader;
   auto current = [&handle] {  // REQUIRES handle.mu
     return handle.reader && handle.reader->etag() == handle.etag &&
@@ -2254,7 +2254,7 @@ Status Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key, uint
     }
     reader = handle.reader;  // kept alive if a later read replaces it (a new version)
   }
-  Status s = reader->Read(offset, size, out);
+  Status s = reader->ReadViews(offset, size, &view->pieces, &view->keep);
   if (!s.ok()) {
     if (s.code() == ErrorCode::kStale || s.code() == ErrorCode::kCorrupt) {
       spdlog::warn("GET {}: {}", key, s.ToString());
@@ -2265,8 +2265,20 @@ Status Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key, uint
   return Status::Ok();
 }
 
-Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, std::string* out) {
-  out->clear();
+Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, ReadView* view) {
+  view->pieces.clear();
+  view->keep.clear();
+  // Bytes from here (a stream, staging, a small file's content) are copied into owned; bytes
+  // from the server stay in the read-ahead chunks.
+  auto owned = std::make_shared<std::string>();
+  std::string* out = owned.get();
+  auto give_owned = [&](Status s) {
+    if (s.ok() && !owned->empty()) {
+      view->pieces.push_back(*owned);
+      view->keep.push_back(std::move(owned));
+    }
+    return s;
+  };
   Result<std::shared_ptr<Handle>> handle = GetHandle(fh);
   if (!handle.ok()) return handle.status();
   Handle& h = **handle;
@@ -2292,11 +2304,11 @@ Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, std::
     if (file.stream) {
       uint64_t end = std::min<uint64_t>(file.stream->size(), offset + size);
       if (offset >= end) return Status::Ok();
-      if (file.stream->ReadBuffered(offset, end - offset, out)) return Status::Ok();
+      if (file.stream->ReadBuffered(offset, end - offset, out)) return give_owned(Status::Ok());
       // Bytes already sent: complete the object, then read it like any other.
       SPACESFS_RETURN_IF_ERROR(UploadLocked(h.ino, file, &h.caller));
     }
-    if (file.staging) return file.staging->Read(offset, size, out);
+    if (file.staging) return give_owned(file.staging->Read(offset, size, out));
     if (file.dirty) return Status::Ok();  // truncated to empty, not written since
     std::string etag;
     {
@@ -2319,11 +2331,11 @@ Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, std::
       // The content came with the lookup or a background GET: no request.
       if (offset < inode->small_body.size()) out->assign(inode->small_body, offset, size);
       if (offset + size >= inode->small_body.size()) DropSmallBody(*inode);  // read to its end
-      return Status::Ok();
+      return give_owned(Status::Ok());
     }
     key = Key(inode->path);
   }
-  return ReadRemote(h, key, offset, size, out);
+  return ReadRemote(h, key, offset, size, view);
 }
 
 uint64_t Filesystem::Impl::OnePutLimit() const {
@@ -2929,11 +2941,18 @@ Result<CreateReply> Filesystem::Create(const Caller& caller, InodeId parent,
 }
 Result<std::string> Filesystem::Read(FileHandle fh, uint64_t offset, size_t size) {
   std::string out;
-  SPACESFS_RETURN_IF_ERROR(impl_->Read(fh, offset, size, &out));
+  SPACESFS_RETURN_IF_ERROR(ReadInto(fh, offset, size, &out));
   return out;
 }
 Status Filesystem::ReadInto(FileHandle fh, uint64_t offset, size_t size, std::string* out) {
-  return impl_->Read(fh, offset, size, out);
+  out->clear();
+  ReadView view;
+  SPACESFS_RETURN_IF_ERROR(impl_->Read(fh, offset, size, &view));
+  for (std::string_view piece : view.pieces) out->append(piece);
+  return Status::Ok();
+}
+Status Filesystem::ReadViews(FileHandle fh, uint64_t offset, size_t size, ReadView* view) {
+  return impl_->Read(fh, offset, size, view);
 }
 Result<size_t> Filesystem::Write(FileHandle fh, uint64_t offset, std::string_view data) {
   return impl_->Write(fh, offset, data);

@@ -95,6 +95,12 @@ class DiskCache;
 
 enum class FileType { kRegular, kDirectory, kSymlink };
 
+// The bytes of one read, in order: views into buffers that keep holds alive.
+struct ReadView {
+  std::vector<std::string_view> pieces;
+  std::vector<std::shared_ptr<const void>> keep;
+};
+
 // Who is calling (from fuse_req_ctx). groups are the supplementary groups (may be empty).
 struct Caller {
   uint32_t uid = 0;
@@ -325,9 +331,11 @@ class Filesystem {
                              uint32_t mode, int flags);
   // Returns up to size bytes (fewer only at end of file).
   Result<std::string> Read(FileHandle fh, uint64_t offset, size_t size);
-  // The same into *out (its old contents replaced, its capacity reused: a caller that keeps one
-  // buffer per thread makes no allocation per read).
+  // The same into *out (its old contents replaced, its capacity reused).
   Status ReadInto(FileHandle fh, uint64_t offset, size_t size, std::string* out);
+  // The same without a copy: views into the read-ahead chunks (or into a buffer of its own for
+  // bytes held here), kept alive by view->keep until the caller clears it.
+  Status ReadViews(FileHandle fh, uint64_t offset, size_t size, ReadView* view);
   // Returns the number of bytes written (all of data). With O_APPEND offset is the end of file.
   Result<size_t> Write(FileHandle fh, uint64_t offset, std::string_view data);
   // Upload if dirty. OK means the data is on the server (or the file was unlinked).

@@ -269,8 +269,28 @@ Result<std::string> ReadAhead::Read(uint64_t offset, size_t n) {
 }
 
 Status ReadAhead::Read(uint64_t offset, size_t n, std::string* out) {
-  State& st = *state_;
   out->clear();
+  std::vector<std::string_view> pieces;
+  std::vector<std::shared_ptr<const void>> keep;
+  SPACESFS_RETURN_IF_ERROR(ReadViews(offset, n, &pieces, &keep));
+  size_t total = 0;
+  for (std::string_view piece : pieces) total += piece.size();
+  out->reserve(total);
+  for (std::string_view piece : pieces) out->append(piece);
+  return Status::Ok();
+}
+
+Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_view>* pieces,
+                            std::vector<std::shared_ptr<const void>>* keep) {
+  State& st = *state_;
+  const size_t first_piece = pieces->size();
+  const size_t first_keep = keep->size();
+  // On failure, nothing of this read is left in the outputs.
+  auto fail = [&](Status s) {
+    pieces->resize(first_piece);
+    keep->resize(first_keep);
+    return s;
+  };
   if (offset >= st.size || n == 0) return Status::Ok();
   uint64_t end = std::min<uint64_t>(st.size, offset + n);
   std::unique_lock lock(st.mu);
@@ -287,17 +307,14 @@ Status ReadAhead::Read(uint64_t offset, size_t n, std::string* out) {
     st.DropAll();
     st.next_offset = end;
     lock.unlock();
-    Status s = st.LoadRandom(offset, end - offset, out);
-    if (!s.ok()) {
-      out->clear();
-      return s;
-    }
+    auto bytes = std::make_shared<std::string>();
+    Status s = st.LoadRandom(offset, end - offset, bytes.get());
+    if (!s.ok()) return fail(s);
     lock.lock();
-    if (st.verifier && st.verifier->fed() == offset) (void)st.verifier->Feed(offset, *out);
-    if (Status c = st.CheckEnd(); !c.ok()) {
-      out->clear();
-      return c;
-    }
+    if (st.verifier && st.verifier->fed() == offset) (void)st.verifier->Feed(offset, *bytes);
+    if (Status c = st.CheckEnd(); !c.ok()) return fail(c);
+    pieces->push_back(*bytes);
+    keep->push_back(std::move(bytes));
     return Status::Ok();
   }
   if (!st.sequential || !in_window) {
@@ -319,7 +336,6 @@ Status ReadAhead::Read(uint64_t offset, size_t n, std::string* out) {
   ahead = std::min(ahead, std::max(st.params.min_window, free / 2));
   st.FetchAhead(end, std::min(st.size, end + ahead), state_);
   // Wait for the chunks covering [offset, end).
-  out->reserve(end - offset);
   uint64_t pos = offset;
   while (pos < end) {
     auto it = st.chunks.upper_bound(pos);
@@ -333,17 +349,15 @@ Status ReadAhead::Read(uint64_t offset, size_t n, std::string* out) {
       st.chunks.erase(st.chunks.find(chunk->start), st.chunks.end());
       st.fetched_end = chunk->start;
       if (st.chunks.empty()) st.sequential = false;
-      out->clear();
-      return error;
+      return fail(error);
     }
     uint64_t take = std::min(end, chunk->start + chunk->len) - pos;
-    out->append(chunk->data, pos - chunk->start, take);
+    // A ready chunk's data is final: the view stays valid while keep holds the chunk.
+    pieces->push_back(std::string_view(chunk->data).substr(pos - chunk->start, take));
+    keep->push_back(std::move(chunk));
     pos += take;
   }
-  if (pos != end) {
-    out->clear();
-    return Status(ErrorCode::kInternal, st.key + ": read-ahead lost a chunk");
-  }
+  if (pos != end) return fail(Status(ErrorCode::kInternal, st.key + ": read-ahead lost a chunk"));
   st.next_offset = std::max(st.next_offset, end);
   st.Advance(offset);
   if (end == st.size && st.verifier) {
@@ -355,10 +369,7 @@ Status ReadAhead::Read(uint64_t offset, size_t n, std::string* out) {
     });
     st.Advance(offset);
   }
-  if (Status c = st.CheckEnd(); !c.ok()) {
-    out->clear();
-    return c;
-  }
+  if (Status c = st.CheckEnd(); !c.ok()) return fail(c);
   return Status::Ok();
 }
 

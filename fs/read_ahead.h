@@ -30,6 +30,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "fs/memory_budget.h"
@@ -66,6 +68,10 @@ class ReadAhead {
   // it held; its capacity is reused, so a caller that keeps one buffer makes no allocation).
   Status Read(uint64_t offset, size_t size, std::string* out);
   Result<std::string> Read(uint64_t offset, size_t size);
+  // The same without copying: *pieces are views, in order, into buffers *keep holds alive (the
+  // read-ahead chunks themselves); valid until the caller clears keep. Both are appended to.
+  Status ReadViews(uint64_t offset, size_t size, std::vector<std::string_view>* pieces,
+                   std::vector<std::shared_ptr<const void>>* keep);
 
   const std::string& etag() const;
   uint64_t size() const;

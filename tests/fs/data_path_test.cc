@@ -212,6 +212,36 @@ TEST_F(ReadAheadTest, SequentialReadsArePrefetchedInGrowingChunks) {
   EXPECT_LE(budget_.peak(), 32 * kMiB);
 }
 
+// ReadViews hands out the chunks themselves (the FUSE reply is written from them): the views
+// stay valid while they are kept, even after the reader moved on, was dropped, and its chunks
+// would otherwise have gone back to the buffer pool.
+TEST_F(ReadAheadTest, ViewsIntoChunksStayValidWhileKept) {
+  std::string data = Pattern(6 * kMiB + 7, 12);
+  PutObject(memory_, "views", data);
+  BufferPool buffers(budget_, 16 * kMiB);
+  ReadAheadParams params = Params();
+  params.buffers = &buffers;
+  std::vector<std::string_view> pieces;
+  std::vector<std::shared_ptr<const void>> keep;
+  {
+    ReadAhead reader(memory_, pool_, budget_, "views", memory_.Info("views")->etag, data.size(),
+                     params);
+    std::string rest;
+    ASSERT_TRUE(reader.Read(0, 200 << 10, &rest).ok());
+    // Across a chunk boundary (the first chunk is 256 KiB): two pieces.
+    ASSERT_TRUE(reader.ReadViews(200 << 10, 100 << 10, &pieces, &keep).ok());
+    for (uint64_t off = 300 << 10; off < data.size(); off += 128 << 10) {
+      ASSERT_TRUE(reader.Read(off, 128 << 10, &rest).ok());
+    }
+  }
+  EXPECT_GE(pieces.size(), 2u);
+  std::string joined;
+  for (std::string_view piece : pieces) joined.append(piece);
+  EXPECT_TRUE(joined == data.substr(200 << 10, 100 << 10));
+  keep.clear();
+  EXPECT_EQ(budget_.used(), buffers.idle_bytes());  // every chunk is back in the pool or freed
+}
+
 TEST_F(ReadAheadTest, ChunkBuffersAreReusedAlongASequentialRead) {
   std::string data = Pattern(48 * kMiB + 5, 11);
   PutObject(memory_, "reuse", data);
