@@ -291,6 +291,9 @@ class Filesystem::Impl {
   // attributes expired), waits for it: the caller then finds ino fresh instead of asking the
   // server again. Returns the inode, looked up again (null if gone). `lock` holds mu_.
   Inode* AwaitRevalidatingPrefetch(std::unique_lock<std::mutex>& lock, InodeId ino);
+  // Waits until no PrefetchSiblings GET of ino is in flight; returns the inode, looked up again
+  // (null if gone). `lock` holds mu_.
+  Inode* AwaitPrefetch(std::unique_lock<std::mutex>& lock, InodeId ino);
   void ApplyPrefetch(InodeId ino, const std::string& key, TimePoint sent,
                      Result<s3::ObjectInfo> info, std::string body);
   Inode* FindInode(InodeId ino);
@@ -774,6 +777,11 @@ Inode* Filesystem::Impl::AwaitRevalidatingPrefetch(std::unique_lock<std::mutex>&
   if (inode == nullptr || !inode->prefetching || inode->file || inode->attr_expiry > Now()) {
     return inode;
   }
+  return AwaitPrefetch(lock, ino);
+}
+
+Inode* Filesystem::Impl::AwaitPrefetch(std::unique_lock<std::mutex>& lock, InodeId ino) {
+  Inode* inode = nullptr;
   prefetch_done_.wait_for(lock, std::chrono::seconds(60), [&] {
     inode = FindInode(ino);
     return inode == nullptr || !inode->prefetching;
@@ -2268,12 +2276,13 @@ Status Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key, uint
 Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, ReadView* view) {
   view->pieces.clear();
   view->keep.clear();
-  // Bytes from here (a stream, staging, a small file's content) are copied into owned; bytes
-  // from the server stay in the read-ahead chunks.
-  auto owned = std::make_shared<std::string>();
-  std::string* out = owned.get();
+  // Bytes from here (a stream, staging, a small file's content) are copied into local; bytes
+  // from the server stay in the read-ahead chunks (no allocation for them).
+  std::string local;
+  std::string* out = &local;
   auto give_owned = [&](Status s) {
-    if (s.ok() && !owned->empty()) {
+    if (s.ok() && !local.empty()) {
+      auto owned = std::make_shared<const std::string>(std::move(local));
       view->pieces.push_back(*owned);
       view->keep.push_back(std::move(owned));
     }
@@ -2321,10 +2330,7 @@ Status Filesystem::Impl::Read(FileHandle fh, uint64_t offset, size_t size, ReadV
     if (!etag.empty() && inode->small_body_etag != etag && inode->prefetching &&
         inode->etag == etag) {
       // A background GET of this very version is on its way: wait for it rather than ask again.
-      prefetch_done_.wait_for(lock, std::chrono::seconds(60), [&] {
-        inode = FindInode(h.ino);
-        return inode == nullptr || !inode->prefetching;
-      });
+      inode = AwaitPrefetch(lock, h.ino);
       if (inode == nullptr) return Status(ErrorCode::kNotFound, "unknown inode");
     }
     if (!etag.empty() && inode->small_body_etag == etag) {
