@@ -34,9 +34,9 @@ constexpr const char* kUsage =
     "       options: profile=NAME, credentials=FILE, uid=, gid=, umask=, file_mode=, dir_mode=,\n"
     "       allow_other, allow_root, default_permissions, ro, attr_timeout=, entry_timeout=,\n"
     "       negative_timeout=, stop_timeout=, connect_timeout=, request_timeout=, retries=,\n"
-    "       noexec, memory_budget=, part_size=,\n"
-    "       upload_parallel=, max_read_ahead=, staging_dir=, state_dir=, cache=, cache_size=,\n"
-    "       log_level=, log_file=, fsname=\n";
+    "       noexec, memory_budget=, part_size=, upload_parallel=, max_read_ahead=,\n"
+    "       noverify_reads, staging_dir=, state_dir=, cache=, cache_size=, log_level=,\n"
+    "       log_file=, fsname=\n";
 
 int Fail(const std::string& line) {
   std::fprintf(stderr, "spacesfs: %s\n", line.c_str());
@@ -312,6 +312,7 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   fs_options.part_size = options->part_size;
   fs_options.multipart_threshold = options->part_size;
   fs_options.max_read_ahead = std::min(options->max_read_ahead, fs_options.memory_budget / 2);
+  fs_options.verify_reads = options->verify_reads;
   fs_options.upload_parallel = options->upload_parallel;
   fs_options.staging_dir = staging_dir;
   // The journal is opened by the daemon itself (after detaching), so the lock is its own.

@@ -191,6 +191,10 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
         o.no_exec = true;
       } else if (name == "exec") {
         o.no_exec = false;
+      } else if (name == "verify_reads") {
+        o.verify_reads = true;
+      } else if (name == "noverify_reads") {
+        o.verify_reads = false;
       } else if (name == "cache") {
         st = need_value();
         o.cache_dir = value;

@@ -51,6 +51,7 @@ struct MountOptions {
   uint64_t memory_budget = 128ull << 20;   // the daemon's memory in all (see DataPathBudget)
   uint64_t part_size = 8ull << 20;         // multipart part size
   uint64_t max_read_ahead = 64ull << 20;   // per open file
+  bool verify_reads = true;                // check sequential reads against the ETag's MD5
   std::string cache_dir;                   // "" = no disk cache of read data
   uint64_t cache_size = 1ull << 30;        // bound of the disk cache
   size_t upload_parallel = 8;              // parts of one file in flight

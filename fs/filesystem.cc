@@ -2254,6 +2254,7 @@ Status Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key, uint
       params.min_window = std::max<uint64_t>(options_.min_read_ahead, 4096);
       params.max_window = std::max(options_.max_read_ahead, params.min_window);
       params.chunk_size = std::max(options_.read_chunk, params.min_window);
+      params.verify = options_.verify_reads;
       params.cache = options_.disk_cache.get();
       params.buffers = &buffers_;
       if (known_etag == handle.etag) params.layout = known_layout;

@@ -221,6 +221,10 @@ struct Options {
   uint64_t min_read_ahead = 1ull << 20;
   uint64_t max_read_ahead = 64ull << 20;
   uint64_t read_chunk = 8ull << 20;
+  // Whether a file read front to back is checked against its ETag (the MD5 of a single-part
+  // object, or of each part when the uploader declared its part sizes): a mismatch fails the read
+  // that reaches the end with kCorrupt. The MD5 costs about 1.5 CPU seconds per GiB.
+  bool verify_reads = true;
   // Optional local disk cache of read data (fs/disk_cache.h), opened by the caller (so that a
   // cache directory another mount holds is refused before mounting) and owned from then on by
   // the Filesystem. Reads from the server consult it before a GET and store what they fetched.

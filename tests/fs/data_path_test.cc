@@ -430,6 +430,48 @@ TEST_F(StreamingFilesystemTest, ReadsVerifyWithThePartLayoutTheObjectDeclares) {
   EXPECT_TRUE(ReadAll("junk") == equal);
 }
 
+// verify_reads decides whether a sequential reader checks the bytes against the ETag: with it (the
+// default) a byte changed on the way fails the read at the end; without it the reader gets the
+// bytes as they came (and spends no MD5 on them).
+TEST(VerifyReadsOptionTest, TheOptionDecidesWhetherAChangedByteFailsTheRead) {
+  s3::MemoryObjectClient memory;
+  std::string data = Pattern(10 * kMiB + 7, 15);
+  PutObject(memory, "v", data);
+  FlippingClient flipping(memory, 6 * kMiB + 1);
+  Caller caller{1000, 1000, 42, {}};
+  auto read_through = [&](bool verify) -> Result<std::string> {
+    Options o;
+    o.staging_dir = ::testing::TempDir();
+    o.verify_reads = verify;
+    Filesystem fs(flipping, o);
+    Result<Entry> e = fs.Lookup(caller, kRootInode, "v");
+    if (!e.ok()) return e.status();
+    Result<OpenReply> open = fs.Open(caller, e->ino, O_RDONLY);
+    if (!open.ok()) return open.status();
+    std::string out;
+    Status status;
+    for (;;) {
+      Result<std::string> r = fs.Read(open->fh, out.size(), 128 << 10);
+      if (!r.ok()) {
+        status = r.status();
+        break;
+      }
+      if (r->empty()) break;
+      out += *r;
+    }
+    EXPECT_TRUE(fs.Release(open->fh).ok());
+    if (!status.ok()) return status;
+    return out;
+  };
+  Result<std::string> checked = read_through(true);
+  EXPECT_EQ(checked.status().code(), ErrorCode::kCorrupt) << checked.status().ToString();
+  Result<std::string> unchecked = read_through(false);
+  ASSERT_TRUE(unchecked.ok()) << unchecked.status().ToString();
+  ASSERT_EQ(unchecked->size(), data.size());
+  EXPECT_NE((*unchecked)[6 * kMiB + 1], data[6 * kMiB + 1]);
+  EXPECT_EQ(unchecked->substr(0, 6 * kMiB), data.substr(0, 6 * kMiB));
+}
+
 TEST_F(StreamingFilesystemTest, ASeekBackWhileStreamingFallsBackAndKeepsEveryByte) {
   std::string data = Pattern(11 * kMiB, 12);
   FileHandle fh = Create("seek");

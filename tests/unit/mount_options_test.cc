@@ -126,6 +126,19 @@ TEST(MountOptionsTest, DataPathSizes) {
   EXPECT_EQ(g->memory_budget, 1ull << 30);
 }
 
+TEST(MountOptionsTest, ReadsAreVerifiedUnlessTurnedOff) {
+  Result<MountOptions> plain = ParseMountOptions({});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->verify_reads);
+  Result<MountOptions> off = ParseMountOptions({"noverify_reads"});
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->verify_reads);
+  // The later item wins, as everywhere.
+  Result<MountOptions> again = ParseMountOptions({"noverify_reads", "verify_reads"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->verify_reads);
+}
+
 TEST(MountOptionsTest, StateDir) {
   Result<MountOptions> o = ParseMountOptions({"state_dir=/srv/spacesfs-state"});
   ASSERT_TRUE(o.ok()) << o.status().ToString();
