@@ -51,6 +51,14 @@ Status CheckNameValue(std::string_view item, std::string_view label,
   if (eq == item.npos && LooksLikeSecret(item)) {
     return Refuse(std::string(label) + " looks like a secret key", credential_path);
   }
+  if (eq != item.npos && LooksLikeDigitalOceanToken(item.substr(eq + 1))) {
+    return Refuse(std::string(label) + " '" + shown +
+                      "' has a value that looks like a DigitalOcean API token",
+                  credential_path);
+  }
+  if (LooksLikeDigitalOceanToken(item)) {
+    return Refuse(std::string(label) + " looks like a DigitalOcean API token", credential_path);
+  }
   return Status::Ok();
 }
 
@@ -97,6 +105,27 @@ bool LooksLikeSecret(std::string_view value) {
   return lower && upper_pairs >= 1 && letter_digit >= 2 && changes * 10 >= pairs * 4;
 }
 
+bool LooksLikeDigitalOceanToken(std::string_view text) {
+  auto hex_run = [](std::string_view s) {
+    size_t n = 0;
+    while (n < s.size() && std::isxdigit(static_cast<unsigned char>(s[n]))) ++n;
+    return n;
+  };
+  if (text.size() == 64 && hex_run(text) == 64) return true;
+  for (size_t at = text.find("do"); at != std::string_view::npos; at = text.find("do", at + 1)) {
+    std::string_view rest = text.substr(at + 2);
+    if (rest.size() < 4 || !std::isalpha(static_cast<unsigned char>(rest[0])) ||
+        rest.substr(1, 2) != "_v") {
+      continue;
+    }
+    size_t i = 3;
+    while (i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i]))) ++i;
+    if (i == 3 || i >= rest.size() || rest[i] != '_') continue;
+    if (hex_run(rest.substr(i + 1)) >= 32) return true;
+  }
+  return false;
+}
+
 Status RefuseSecretInOptions(std::string_view options, std::string_view credential_path) {
   size_t start = 0;
   while (start <= options.size()) {
@@ -134,6 +163,9 @@ Status RefuseSecretInArgs(const std::vector<std::string>& args, std::string_view
       continue;
     }
     if (LooksLikeSecret(arg)) return Refuse(position + " looks like a secret key", credential_path);
+    if (LooksLikeDigitalOceanToken(arg)) {
+      return Refuse(position + " looks like a DigitalOcean API token", credential_path);
+    }
   }
   return Status::Ok();
 }

@@ -7,7 +7,7 @@
 // passwd, token, session_token, aws_session_token, or any name containing "secret", "password" or
 // "token" (names are compared in lower case with '-' read as '_'; names ending in _file, _path or
 // _credential only point at a secret and are allowed); and any value that looks like a secret
-// (LooksLikeSecret).
+// (LooksLikeSecret) or like a DigitalOcean API token (LooksLikeDigitalOceanToken).
 //
 // Pure functions; thread-safe. Errors are kInvalidArgument, one line.
 #pragma once
@@ -30,6 +30,11 @@ bool IsSecretOptionName(std::string_view name);
 // two letter/digit boundaries). Words, CamelCase names and paths do not. A heuristic: about 1% of
 // random 40-character secrets escape it (3% at 30 characters); option names are the main check.
 bool LooksLikeSecret(std::string_view value);
+
+// True when `text` holds something shaped like a DigitalOcean API token: "do" + a letter + "_v" +
+// digits + "_" followed by 32 or more hex digits anywhere in it (dop_v1_..., doo_v1_...,
+// dor_v1_...), or exactly 64 hex digits (the older form).
+bool LooksLikeDigitalOceanToken(std::string_view text);
 
 // Checks a FUSE-style option string "ro,profile=photos,allow_other" (the argument of -o).
 // credential_path is where the message tells the user to put the secret.

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/scope.h"
+#include "auth/secret_options.h"
 #include "cli/mount_options.h"
 #include "cli/space_client.h"
 #include "cli/state_dir.h"
@@ -188,7 +189,13 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (a.starts_with("-")) {
-      return Fail("unknown flag '" + a + "'\n" + kUsage);
+      // Named without its value, which may be a secret.
+      return Fail("unknown flag '" + a.substr(0, a.find('=')) + "'\n" + kUsage);
+    } else if (auth::LooksLikeSecret(a) || auth::LooksLikeDigitalOceanToken(a)) {
+      return Fail("argument " + std::to_string(i + 1) +
+                  " looks like a secret key or API token: secrets are never given as arguments "
+                  "(they show in ps); put secret_access_key in the profile's section of the "
+                  "credentials file");
     } else {
       positional.push_back(a);
     }

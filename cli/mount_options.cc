@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "auth/secret_options.h"
+
 namespace spacesfs::cli {
 namespace {
 
@@ -78,6 +80,15 @@ Result<mode_t> ParseMode(std::string_view name, std::string_view value) {
   return static_cast<mode_t>(*n);
 }
 
+constexpr char kSecretsGoElsewhere[] =
+    "secrets are never given as options (they show in ps and /etc/fstab); put "
+    "secret_access_key in the credentials file (/etc/spacesfs/credentials or "
+    "~/.config/spacesfs/credentials) under the profile's section";
+
+bool LooksLikeSecretValue(std::string_view text) {
+  return auth::LooksLikeSecret(text) || auth::LooksLikeDigitalOceanToken(text);
+}
+
 bool IsSecretOption(std::string_view name) {
   static const std::set<std::string, std::less<>> kSecretNames = {
       "secret", "secret_key", "secret_access_key", "aws_secret_access_key", "password",
@@ -146,11 +157,14 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
         return Status::Ok();
       };
       if (IsSecretOption(name)) {
-        return ConfigError("mount option '" + name +
-                           "' refused: secrets are never given as options (they show in ps and "
-                           "/etc/fstab); put secret_access_key in the credentials file "
-                           "(/etc/spacesfs/credentials or ~/.config/spacesfs/credentials) under the "
-                           "profile's section");
+        return ConfigError("mount option '" + name + "' refused: " + kSecretsGoElsewhere);
+      }
+      // A value (or a bare item) shaped like a secret key or an API token is refused without
+      // echoing it, whatever option carries it.
+      if (LooksLikeSecretValue(value) || LooksLikeSecretValue(name)) {
+        const std::string which = LooksLikeSecretValue(name) ? "an item" : "option '" + name + "'";
+        return ConfigError("mount option refused: " + which +
+                           " looks like a secret key or API token; " + kSecretsGoElsewhere);
       }
       Status st;
       if (name == "profile") {

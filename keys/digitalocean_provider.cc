@@ -73,27 +73,6 @@ std::string_view DigitalOceanPermission(auth::Permission permission) {
   return "read";
 }
 
-bool LooksLikeDigitalOceanToken(std::string_view text) {
-  auto hex_run = [](std::string_view s) {
-    size_t n = 0;
-    while (n < s.size() && std::isxdigit(static_cast<unsigned char>(s[n]))) ++n;
-    return n;
-  };
-  if (text.size() == 64 && hex_run(text) == 64) return true;
-  for (size_t at = text.find("do"); at != std::string_view::npos; at = text.find("do", at + 1)) {
-    std::string_view rest = text.substr(at + 2);
-    if (rest.size() < 4 || !std::isalpha(static_cast<unsigned char>(rest[0])) ||
-        rest.substr(1, 2) != "_v") {
-      continue;
-    }
-    size_t i = 3;
-    while (i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i]))) ++i;
-    if (i == 3 || i >= rest.size() || rest[i] != '_') continue;
-    if (hex_run(rest.substr(i + 1)) >= 32) return true;
-  }
-  return false;
-}
-
 Result<Secret> LoadDigitalOceanToken(const std::string& token_file, uid_t expected_owner) {
   const char* env = std::getenv("DIGITALOCEAN_TOKEN");
   std::string token;

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "auth/secret_options.h"
 #include "common/secret.h"
 #include "keys/key_provider.h"
 #include "s3/http_transport.h"
@@ -43,10 +44,8 @@ std::string_view DigitalOceanPermission(auth::Permission permission);
 // whitespace dropped. kConfig when neither is given.
 Result<Secret> LoadDigitalOceanToken(const std::string& token_file, uid_t expected_owner);
 
-// True when `text` holds something shaped like a DigitalOcean API token: "do" + a letter + "_v" +
-// digits + "_" followed by 32 or more hex digits anywhere in it (dop_v1_..., doo_v1_...,
-// dor_v1_...), or exactly 64 hex digits (the older form). Pure.
-bool LooksLikeDigitalOceanToken(std::string_view text);
+// What looks like an API token (argv checks, logs): auth/secret_options.h.
+using auth::LooksLikeDigitalOceanToken;
 
 class DigitalOceanProvider : public KeyProvider {
  public:

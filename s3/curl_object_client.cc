@@ -32,6 +32,25 @@ const BodySource& EmptyBody() {
   return empty;
 }
 
+std::string ReasonWithoutErrorBody(int http_status) {
+  switch (http_status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 416: return "Range Not Satisfiable";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "no error details";
+  }
+}
+
 Status ServerError(const HttpResponse& response) {
   std::string code;
   std::string message;
@@ -44,7 +63,9 @@ Status ServerError(const HttpResponse& response) {
   if (request_id.empty()) {
     if (const std::string* id = response.Header("x-amz-request-id")) request_id = *id;
   }
-  if (message.empty()) message = "HTTP " + std::to_string(response.status);
+  // An answer without an S3 error body (always so for HEAD): the status line's reason says it, as
+  // the HTTP status itself is already part of the Status.
+  if (message.empty()) message = ReasonWithoutErrorBody(response.status);
   return Status::FromServer(ClassifyServerError(response.status, code), response.status, code,
                             message, request_id);
 }

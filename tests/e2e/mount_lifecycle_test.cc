@@ -178,6 +178,9 @@ class MountLifecycleTest : public ::testing::Test {
   std::string mnt_;
 };
 
+// Not a real token: the shape of one.
+constexpr char kTokenHex[] = "3f9a0c6be2d14f7a8b5c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c";
+
 TEST_F(MountLifecycleTest, BadInputsFailFastWithOneLine) {
   struct Case {
     std::string target, mountpoint, options, expected;
@@ -192,6 +195,11 @@ TEST_F(MountLifecycleTest, BadInputsFailFastWithOneLine) {
       {"team-a", mnt_, "profile=owner,bogus_option", "unknown mount option 'bogus_option'"},
       {"team-a", mnt_, "profile=owner,secret_access_key=abc", "never given as options"},
       {"Team_A", mnt_, "profile=owner", "not a Space name"},
+      // Shaped like a DigitalOcean API token: refused as an argument or an option value, unechoed.
+      {"team-a", std::string("dop_v1_") + kTokenHex, "profile=owner",
+       "argument 2 looks like a secret key or API token"},
+      {"team-a", mnt_, std::string("profile=owner,fsname=dop_v1_") + kTokenHex,
+       "option 'fsname' looks like a secret key or API token"},
   };
   for (const Case& c : cases) {
     testing::CommandResult r = MountCommand(c.target, c.mountpoint, c.options);
@@ -199,6 +207,7 @@ TEST_F(MountLifecycleTest, BadInputsFailFastWithOneLine) {
     EXPECT_NE(r.output.find(c.expected), std::string::npos)
         << "wanted '" << c.expected << "' in: " << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_EQ(r.output.find(kTokenHex), std::string::npos) << r.output;
     EXPECT_FALSE(testing::IsMounted(c.mountpoint));
   }
 }

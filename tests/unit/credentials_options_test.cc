@@ -12,6 +12,8 @@ namespace {
 
 constexpr char kPath[] = "/etc/spacesfs/credentials";
 constexpr char kRandom[] = "YR3ycQPtg/qhmoSN86b4yoaNwyN+WfeS9VdlKEcU";  // openssl rand -base64 30
+// The shape of a DigitalOcean API token (not a real one): "_" fails LooksLikeSecret's alphabet.
+constexpr char kDoToken[] = "dop_v1_3f9a0c6be2d14f7a8b5c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c";
 constexpr char kAdvice[] =
     "secrets must not be passed as arguments or mount options (they are visible in ps and /proc); "
     "put secret_access_key = ... in the profile's section of /etc/spacesfs/credentials (mode "
@@ -104,6 +106,13 @@ TEST(SecretOptionsTest, CommandLine) {
            Case{{"--access-key=" + std::string(kRandom)},
                 "option 'access-key' has a value that looks like a secret key"},
            Case{{"photos", kRandom, "/mnt"}, "argument 2 looks like a secret key"},
+           Case{{"photos", "/mnt", kDoToken}, "argument 3 looks like a DigitalOcean API token"},
+           Case{{"photos", "/mnt", "-o", std::string("fsname=") + kDoToken},
+                "mount option 'fsname' has a value that looks like a DigitalOcean API token"},
+           Case{{"photos", "/mnt", "-o", std::string("ro,") + kDoToken},
+                "mount option looks like a DigitalOcean API token"},
+           Case{{std::string("--profile=") + kDoToken},
+                "option 'profile' has a value that looks like a DigitalOcean API token"},
        }) {
     Status s = RefuseSecretInArgs(c.args, user_path);
     ASSERT_FALSE(s.ok()) << c.what;
@@ -111,6 +120,7 @@ TEST(SecretOptionsTest, CommandLine) {
     EXPECT_EQ(s.message().substr(0, c.what.size() + 2), c.what + "; ") << s.message();
     EXPECT_NE(s.message().find(user_path), std::string::npos) << s.message();
     EXPECT_EQ(s.message().find(kRandom), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().find(kDoToken), std::string::npos) << s.message();
   }
 }
 

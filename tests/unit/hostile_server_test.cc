@@ -145,6 +145,18 @@ TEST(HostileServerTest, HeadWithAMalformedDateIsCorrupt) {
   ExpectClearError(client->HeadObject("k").status(), ErrorCode::kCorrupt, "HeadObject", "");
 }
 
+// A refusal without an error body (a HEAD's always is) says the status once, with its reason.
+TEST(HostileServerTest, ARefusalWithoutABodyNamesItsStatusOnce) {
+  ScriptedHttpServer server([](const ScriptedHttpServer::Request&, ScriptedHttpServer::Conn& c) {
+    return c.Write("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+  });
+  auto client = Client(server.endpoint());
+  Status status = client->HeadObject("k").status();
+  EXPECT_EQ(status.code(), ErrorCode::kAccessDenied) << status.ToString();
+  EXPECT_EQ(status.ToString(),
+            "access_denied: HeadObject bucket/k (key AKID...): Forbidden (HTTP 403)");
+}
+
 TEST(HostileServerTest, BodyShorterThanItsContentLengthIsNeverSuccess) {
   ScriptedHttpServer server([](const ScriptedHttpServer::Request&, ScriptedHttpServer::Conn& c) {
     c.Write(std::string("HTTP/1.1 200 OK\r\nETag: \"0123456789abcdef0123456789abcdef\"\r\n") +

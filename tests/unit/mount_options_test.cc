@@ -69,6 +69,28 @@ TEST(MountOptionsTest, SecretsAreRefusedWithoutEchoingThem) {
   EXPECT_EQ(o.status().message().find("hunter2SECRET"), std::string::npos);
 }
 
+// Shape, not name: a secret key or a DigitalOcean token under any option, or as a bare item, is
+// refused without being echoed (an unknown option would otherwise be quoted in the error).
+TEST(MountOptionsTest, ValuesShapedLikeSecretsAreRefusedWithoutEchoingThem) {
+  const std::string secret = "YR3ycQPtg/qhmoSN86b4yoaNwyN+WfeS9VdlKEcU";
+  const std::string token =
+      "dop_v1_3f9a0c6be2d14f7a8b5c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c";
+  for (const std::string& list : {"fsname=" + secret, "ro," + secret, "profile=" + token,
+                                  token + ",allow_other"}) {
+    Result<MountOptions> o = ParseMountOptions({list});
+    ASSERT_FALSE(o.ok()) << list;
+    EXPECT_EQ(o.status().code(), ErrorCode::kConfig);
+    EXPECT_NE(o.status().message().find("looks like a secret key or API token"), std::string::npos)
+        << o.status().message();
+    EXPECT_EQ(o.status().message().find(secret), std::string::npos) << o.status().message();
+    EXPECT_EQ(o.status().message().find("3f9a0c6b"), std::string::npos) << o.status().message();
+  }
+  // Ordinary values are not taken for secrets.
+  EXPECT_TRUE(ParseMountOptions({"fsname=photos-2024,credentials=/etc/spacesfs/credentials,"
+                                 "staging_dir=/var/tmp/spacesfs,profile=PhotosReadOnly2024"})
+                  .ok());
+}
+
 // memory_budget bounds the whole daemon: the data path gets it less the daemon's own 32 MiB.
 TEST(MountOptionsTest, TheDataPathGetsTheBudgetLessTheDaemonsOwnMemory) {
   constexpr uint64_t kMiB = 1ull << 20;
