@@ -17,8 +17,9 @@ namespace {
 // are reused, instead of being mapped, faulted in page by page and unmapped per transfer (the
 // faults are the dearest part of a transfer on a virtual machine). Measured on a 1 GiB read
 // through a mount, daemon CPU without the ETag check: 2.2 s with a 512 KiB receive buffer, 1.5-1.9
-// s with 255 KiB, 1.25-1.3 s with 64 KiB, at the same speed. A large send buffer still helps bulk
-// uploads (fewer send calls): 1 GiB written, 2.2-2.3 s with 255 KiB against 2.4 s with 64 KiB.
+// s with 255 KiB, 1.25-1.5 s with 64 KiB, at the same speed. Bulk uploads get the largest send
+// buffer under the threshold (fewer send calls); 1 GiB written cost 2.2-2.7 s of CPU with it,
+// 2.4-2.5 s with 64 KiB, and 2.8-2.9 s with 512 KiB.
 constexpr long kReceiveBufferSize = 64 * 1024;
 constexpr long kSmallSendBufferSize = 64 * 1024;
 constexpr long kLargeSendBufferSize = 255 * 1024;  // malloc'd as this + 1 byte
