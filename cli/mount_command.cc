@@ -25,7 +25,7 @@
 #include "fs/disk_cache.h"
 #include "fs/filesystem.h"
 #include "fs/fuse/fuse_mount.h"
-#include "fs/fuse/stats_xattr.h"
+#include "fs/fuse/stats_report.h"
 
 namespace spacesfs::cli {
 namespace {

@@ -1,13 +1,17 @@
 #include "cli/stats_command.h"
 
-#include <sys/xattr.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
-#include "fs/fuse/stats_xattr.h"
+#include "fs/fuse/stats_report.h"
 
 namespace spacesfs::cli {
 namespace {
@@ -17,34 +21,43 @@ int Fail(const std::string& line) {
   return 1;
 }
 
-}  // namespace
-
-int RunStats(const std::string& mountpoint) {
-  std::vector<char> buf(4096);
-  ssize_t n;
-  while ((n = getxattr(mountpoint.c_str(), fuse::kStatsXattrName, buf.data(), buf.size())) < 0 &&
-         errno == ERANGE) {
-    buf.resize(buf.size() * 2);
-  }
-  if (n >= 0) {
-    std::fwrite(buf.data(), 1, static_cast<size_t>(n), stdout);
-    return 0;
-  }
-  switch (errno) {
+// One line for what open(2) or the stats ioctl failed with.
+int FailFor(int err, const std::string& mountpoint) {
+  switch (err) {
     case EACCES:
     case EPERM:
       return Fail("the stats of " + mountpoint +
                   " are shown only to the user who mounted it and to root");
-    case ENOTSUP:
-    case ENODATA:
+    case ENOTDIR:
+    case ENOTTY:
+    case EINVAL:
+    case ENOSYS:
+    case EOPNOTSUPP:
       return Fail(mountpoint + " is not a spacesfs mount point (give the directory a Space is "
                                "mounted on)");
     case ENOTCONN:
       return Fail(mountpoint + " is a dead spacesfs mount (its daemon is gone): run fusermount3 -u " +
                   mountpoint);
     default:
-      return Fail("cannot read the stats of " + mountpoint + ": " + std::strerror(errno));
+      return Fail("cannot read the stats of " + mountpoint + ": " + std::strerror(err));
   }
+}
+
+}  // namespace
+
+int RunStats(const std::string& mountpoint) {
+  int fd = open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return FailFor(errno, mountpoint);
+  std::vector<char> buf(fuse::kStatsMaxBytes);
+  int n = ioctl(fd, fuse::kStatsIoctl, buf.data());
+  int saved_errno = errno;
+  close(fd);
+  if (n < 0) return FailFor(saved_errno, mountpoint);
+  std::string_view text(buf.data(), std::min(static_cast<size_t>(n), buf.size()));
+  // An answer without the first field comes from some other filesystem's ioctl.
+  if (!text.starts_with(fuse::kStatsFirstField)) return FailFor(ENOTTY, mountpoint);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
 }
 
 }  // namespace spacesfs::cli

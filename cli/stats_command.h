@@ -2,9 +2,8 @@
 // requests, bytes each way, denials, files open for writing, the daemon's pid), one "name value"
 // line each.
 //
-// Reads them through getxattr(2) of the reserved attribute fuse::kStatsXattrName on the mount
-// point (fs/fuse/stats_xattr.h). Only the user who made the mount and root are answered; anyone
-// else gets one line saying so.
+// Reads them through the ioctl(2) fuse::kStatsIoctl on the mount point (fs/fuse/stats_report.h).
+// Only the user who made the mount and root are answered; anyone else gets one line saying so.
 //
 // Exit status: 0 with the counters on standard output; 1 with one line on standard error (not a
 // spacesfs mount point, refused, a dead mount, missing path).

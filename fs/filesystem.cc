@@ -2991,24 +2991,6 @@ Result<StatFsReply> Filesystem::StatFs(InodeId /*ino*/) {
   return reply;
 }
 
-Status Filesystem::SetXattr(const Caller& /*caller*/, InodeId /*ino*/, std::string_view /*name*/,
-                            std::string_view /*value*/, int /*flags*/) {
-  // Unsupported for everyone, so no scope decision is needed (setattr would be kSetattr).
-  return Status(ErrorCode::kNotSupported, "extended attributes are not supported");
-}
-Result<std::string> Filesystem::GetXattr(const Caller& /*caller*/, InodeId /*ino*/,
-                                         std::string_view /*name*/) {
-  return Status(ErrorCode::kNotSupported, "extended attributes are not supported");
-}
-Result<std::vector<std::string>> Filesystem::ListXattr(const Caller& /*caller*/,
-                                                       InodeId /*ino*/) {
-  return Status(ErrorCode::kNotSupported, "extended attributes are not supported");
-}
-Status Filesystem::RemoveXattr(const Caller& /*caller*/, InodeId /*ino*/,
-                               std::string_view /*name*/) {
-  return Status(ErrorCode::kNotSupported, "extended attributes are not supported");
-}
-
 Status Filesystem::SyncMetadata() { return impl_->SyncMetadata(false); }
 
 Counters Filesystem::GetCounters() const { return impl_->GetCounters(); }

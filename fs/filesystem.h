@@ -361,12 +361,8 @@ class Filesystem {
 
   // --- the mount ---
   Result<StatFsReply> StatFs(InodeId ino);
-  // Extended attributes: kNotSupported (not implemented yet; see docs/SEMANTICS.md).
-  Status SetXattr(const Caller& caller, InodeId ino, std::string_view name, std::string_view value,
-                  int flags);
-  Result<std::string> GetXattr(const Caller& caller, InodeId ino, std::string_view name);
-  Result<std::vector<std::string>> ListXattr(const Caller& caller, InodeId ino);
-  Status RemoveXattr(const Caller& caller, InodeId ino, std::string_view name);
+  // Extended attributes are not part of the Filesystem: the adapter leaves them to the kernel
+  // (EOPNOTSUPP; docs/SEMANTICS.md).
 
   // Writes pending chmod/chown/utimens changes now (instead of after metadata_flush_delay).
   Status SyncMetadata();

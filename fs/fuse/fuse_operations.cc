@@ -16,7 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fs/fuse/errno_map.h"
-#include "fs/fuse/stats_xattr.h"
+#include "fs/fuse/stats_report.h"
 
 namespace spacesfs::fuse {
 namespace {
@@ -144,6 +144,8 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  // The stats ioctl is made on the root directory.
+  if (conn->capable & FUSE_CAP_IOCTL_DIR) conn->want |= FUSE_CAP_IOCTL_DIR;
   // No writeback cache: a write() must reach spacesfs so close()/fsync() can report upload errors.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->max_write = ud->max_write;
@@ -429,56 +431,20 @@ void OpStatFs(fuse_req_t req, fuse_ino_t ino) {
   });
 }
 
-void OpSetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
-                int flags) {
-  Guard(req, "setxattr", [&] {
-    ReplyStatus(req, Fs(req).SetXattr(CallerOf(req), ino, name, std::string_view(value, size), flags));
-  });
-}
-
-// The stats attribute of the root directory: the owner and root read the counters.
-Result<std::string> StatsXattr(fuse_req_t req) {
-  const FuseUserdata& ud = Userdata(req);
-  const fuse_ctx* ctx = fuse_req_ctx(req);
-  if (ctx->uid != ud.owner_uid && ctx->uid != 0) {
-    return Status(ErrorCode::kPermissionDenied, "stats are shown to the mount's owner and root");
-  }
-  return FormatStats(ud.fs.load()->GetCounters(), getpid(), ud.writers.Open());
-}
-
-void OpGetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
-  Guard(req, "getxattr", [&] {
-    Result<std::string> v = ino == fs::kRootInode && std::strcmp(name, kStatsXattrName) == 0
-                                ? StatsXattr(req)
-                                : Fs(req).GetXattr(CallerOf(req), ino, name);
-    if (!v.ok()) {
-      // A missing attribute is ENODATA, not ENOENT.
-      if (v.status().code() == ErrorCode::kNotFound) return (void)fuse_reply_err(req, ENODATA);
-      return ReplyError(req, v.status());
+// The stats ioctl of the root directory (stats_report.h): the owner and root read the counters.
+// Every other ioctl, and this one on any other inode, is ENOTTY.
+void OpIoctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void* /*arg*/, fuse_file_info* /*fi*/,
+             unsigned /*flags*/, const void* /*in_buf*/, size_t /*in_bufsz*/, size_t out_bufsz) {
+  Guard(req, "ioctl", [&] {
+    if (ino != fs::kRootInode || cmd != kStatsIoctl) {
+      return (void)fuse_reply_err(req, ENOTTY);
     }
-    if (size == 0) return (void)fuse_reply_xattr(req, v->size());
-    if (v->size() > size) return (void)fuse_reply_err(req, ERANGE);
-    fuse_reply_buf(req, v->data(), v->size());
-  });
-}
-
-void OpListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
-  Guard(req, "listxattr", [&] {
-    Result<std::vector<std::string>> names = Fs(req).ListXattr(CallerOf(req), ino);
-    if (!names.ok()) return ReplyError(req, names.status());
-    std::string packed;
-    for (const std::string& n : *names) packed.append(n).push_back('\0');
-    if (size == 0) return (void)fuse_reply_xattr(req, packed.size());
-    if (packed.size() > size) return (void)fuse_reply_err(req, ERANGE);
-    fuse_reply_buf(req, packed.data(), packed.size());
-  });
-}
-
-void OpRemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
-  Guard(req, "removexattr", [&] {
-    Status st = Fs(req).RemoveXattr(CallerOf(req), ino, name);
-    if (st.code() == ErrorCode::kNotFound) return (void)fuse_reply_err(req, ENODATA);
-    ReplyStatus(req, st);
+    const FuseUserdata& ud = Userdata(req);
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    if (ctx->uid != ud.owner_uid && ctx->uid != 0) return (void)fuse_reply_err(req, EACCES);
+    std::string text = FormatStats(ud.fs.load()->GetCounters(), getpid(), ud.writers.Open());
+    if (text.size() > out_bufsz) return (void)fuse_reply_err(req, EOVERFLOW);
+    fuse_reply_ioctl(req, static_cast<int>(text.size()), text.data(), text.size());
   });
 }
 
@@ -513,10 +479,10 @@ fuse_lowlevel_ops MakeOperations() {
   ops.releasedir = OpReleaseDir;
   ops.fsyncdir = OpFsyncDir;
   ops.statfs = OpStatFs;
-  ops.setxattr = OpSetXattr;
-  ops.getxattr = OpGetXattr;
-  ops.listxattr = OpListXattr;
-  ops.removexattr = OpRemoveXattr;
+  // No xattr operations: libfuse answers them ENOSYS, after which the kernel answers EOPNOTSUPP
+  // itself and stops asking. Answering getxattr at all would cost a round trip per write(2), the
+  // kernel's "security.capability" check.
+  ops.ioctl = OpIoctl;
   return ops;
 }
 

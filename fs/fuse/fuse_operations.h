@@ -3,8 +3,8 @@
 // types and mapping ErrorCode to errno (errno_map.h). No exception crosses into libfuse.
 //
 // Two things the adapter adds to the Filesystem:
-//   - the mount's counters as the reserved extended attribute of the root directory
-//     (stats_xattr.h), answered to owner_uid and root only (EACCES for anyone else);
+//   - the mount's counters as an ioctl of the root directory (stats_report.h), answered to
+//     owner_uid and root only (EACCES for anyone else);
 //   - the count of files open for writing (WriteTracker): while the mount is stopping, opening a
 //     file for writing and creating one are refused with EROFS.
 //
@@ -27,7 +27,7 @@ struct FuseUserdata {
   std::atomic<fs::Filesystem*> fs{nullptr};
   // Largest write the kernel may send (conn->max_write); also the read-ahead hint.
   unsigned max_write = 1u << 20;
-  // The user who made the mount: may read the stats attribute (so may root).
+  // The user who made the mount: may read the stats (so may root).
   uid_t owner_uid = 0;
   WriteTracker writers;
 };

@@ -215,6 +215,44 @@ TEST_F(KernelLayerTest, ASmallNewFileIsOnePutAndReadingOneBackNeedsNoHead) {
   EXPECT_GE(count("GET"), 2u);
 }
 
+// The kernel checks "security.capability" before every write(2) on a filesystem that answers
+// getxattr. spacesfs leaves xattrs unimplemented, so after the first ENOSYS the kernel answers
+// EOPNOTSUPP itself: writes cost no extra round trip, and every xattr call is EOPNOTSUPP.
+TEST_F(KernelLayerTest, WritesAreNotPrecededByAnXattrRequest) {
+  Mount(",debug");  // libfuse prints every request it receives to the log
+  testing::CommandResult wrote =
+      As("", "dd if=/dev/zero of=w.bin bs=4096 count=16 status=none && "
+             "dd if=/dev/zero of=v.bin bs=4096 count=16 status=none");
+  ASSERT_EQ(wrote.exit_code, 0) << wrote.output;
+  testing::CommandResult xattrs = RunShell(
+      "python3 -c " +
+      ShellQuote("import os,sys\n"
+                 "for call in (lambda: os.getxattr(sys.argv[1], 'user.a'),\n"
+                 "             lambda: os.listxattr(sys.argv[1]),\n"
+                 "             lambda: os.setxattr(sys.argv[1], 'user.a', b'0'),\n"
+                 "             lambda: os.removexattr(sys.argv[1], 'user.a')):\n"
+                 "  try:\n"
+                 "    print(call())\n"
+                 "  except OSError as e:\n"
+                 "    print(e.strerror)\n") +
+      " " + ShellQuote(mnt_ + "/w.bin"));
+  EXPECT_EQ(xattrs.output,
+            "Operation not supported\nOperation not supported\nOperation not supported\n"
+            "Operation not supported\n");
+  EXPECT_EQ(GetBody(*owner_, prefix_ + "v.bin"), std::string(65536, '\0'));
+  const std::string log = mount_->log();
+  auto count = [&](const std::string& opcode) {
+    size_t n = 0;
+    for (size_t at = log.find("opcode: " + opcode + " "); at != std::string::npos;
+         at = log.find("opcode: " + opcode + " ", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_GE(count("WRITE"), 2u) << log;
+  EXPECT_LE(count("GETXATTR"), 1u) << "a getxattr per write:\n" << log;
+}
+
 // A mount made by root reads ahead max_write (1 MiB) instead of the kernel's 128 KiB for FUSE,
 // so a sequential reader's pages come in 1 MiB READ requests.
 TEST_F(KernelLayerTest, ARootMountReadsAheadOneMebibyte) {

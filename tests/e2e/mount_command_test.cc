@@ -251,19 +251,22 @@ TEST_F(MountCommandTest, StatsForTheOwnerAndRootOnly) {
   EXPECT_EQ(r.output,
             "spacesfs: the stats of " + mnt_ +
                 " are shown only to the user who mounted it and to root\n");
-  r = RunShell("python3 -c " +
-                   ShellQuote("import os,sys; os.getxattr(sys.argv[1], 'user.spacesfs.stats')") +
-                   " " + ShellQuote(mnt_),
-               "alice");
-  EXPECT_NE(r.output.find("Permission denied"), std::string::npos) << r.output;
 
-  // Not on other inodes, not listed, not settable: every other xattr call stays unsupported.
+  // Not on other inodes, nor on other directories; the stats are no extended attribute.
   r = RunShell(std::string(SPACESFS_BINARY) + " stats " + ShellQuote(mnt_ + "/up.bin"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("is not a spacesfs mount point"), std::string::npos) << r.output;
+  ASSERT_EQ(RunShell("mkdir " + ShellQuote(mnt_ + "/sub")).exit_code, 0);
+  r = RunShell(std::string(SPACESFS_BINARY) + " stats " + ShellQuote(mnt_ + "/sub"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("is not a spacesfs mount point"), std::string::npos) << r.output;
+  r = RunShell(std::string(SPACESFS_BINARY) + " stats " + ShellQuote(dir_.path()));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("is not a spacesfs mount point"), std::string::npos) << r.output;
   r = RunShell("python3 -c " +
                ShellQuote("import os,sys\n"
-                          "for call in (lambda: os.listxattr(sys.argv[1]),\n"
+                          "for call in (lambda: os.getxattr(sys.argv[1], 'user.spacesfs.stats'),\n"
+                          "             lambda: os.listxattr(sys.argv[1]),\n"
                           "             lambda: os.setxattr(sys.argv[1], 'user.spacesfs.stats', b'0'),\n"
                           "             lambda: os.removexattr(sys.argv[1], 'user.spacesfs.stats')):\n"
                           "  try:\n"
@@ -271,7 +274,9 @@ TEST_F(MountCommandTest, StatsForTheOwnerAndRootOnly) {
                           "  except OSError as e:\n"
                           "    print(e.strerror)\n") +
                " " + ShellQuote(mnt_));
-  EXPECT_EQ(r.output, "Operation not supported\nOperation not supported\nOperation not supported\n");
+  EXPECT_EQ(r.output,
+            "Operation not supported\nOperation not supported\nOperation not supported\n"
+            "Operation not supported\n");
   EXPECT_EQ(RunShell("umount " + ShellQuote(mnt_)).exit_code, 0);
 }
 

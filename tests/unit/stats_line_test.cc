@@ -2,7 +2,7 @@
 // `spacesfs stats` text, exactly.
 #include <gtest/gtest.h>
 
-#include "fs/fuse/stats_xattr.h"
+#include "fs/fuse/stats_report.h"
 
 namespace spacesfs::fuse {
 namespace {

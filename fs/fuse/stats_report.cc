@@ -1,4 +1,4 @@
-#include "fs/fuse/stats_xattr.h"
+#include "fs/fuse/stats_report.h"
 
 #include <cstdio>
 
