@@ -134,7 +134,11 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
     std::string bytes;
     MemoryBudget::Lease lease;
     if (params.buffers != nullptr) {
-      if (std::optional<BufferPool::Buffer> b = params.buffers->TryTake(len)) {
+      // On an object of a chunk or more, every buffer is a whole chunk long, so that any idle
+      // buffer serves any later chunk of any reader: buffers cut to the growing first chunks
+      // and the short last one would fill the pool's idle room with sizes no full chunk fits.
+      const uint64_t capacity = size >= params.chunk_size ? std::max(len, params.chunk_size) : len;
+      if (std::optional<BufferPool::Buffer> b = params.buffers->TryTake(capacity)) {
         bytes = std::move(b->bytes);
         lease = std::move(b->lease);
       }

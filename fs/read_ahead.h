@@ -7,7 +7,9 @@
 //   chunk_size. Chunks already passed are dropped.
 // - A random reader gets exactly the bytes the kernel asked for (one GET each), nothing more.
 // - Prefetched chunks hold MemoryBudget leases; when the budget is spent, nothing is fetched ahead
-//   (the read itself is still served, with a GET of just its range).
+//   (the read itself is still served, with a GET of just its range). With a BufferPool, a chunk
+//   of an object of at least chunk_size takes a buffer (and lease) of a whole chunk_size, so idle
+//   buffers fit every later chunk.
 // - With a DiskCache (params.cache), every range is looked up there before a GET and what a GET
 //   brought is stored there. Sequential runs then start, and chunks end, on multiples of
 //   cache_block, and chunks are cached block by block, so a later reader of the same version asks

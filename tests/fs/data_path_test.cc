@@ -259,12 +259,48 @@ TEST_F(ReadAheadTest, ChunkBuffersAreReusedAlongASequentialRead) {
   }
   EXPECT_TRUE(back == data);
   // About 28 chunks: growing ones (256 KiB to 1 MiB), then 2 MiB ones; a window of 8 MiB holds
-  // about 4 of those at once. Only the window's worth is new memory (each growing size once):
-  // the other chunks reuse the buffers of chunks the reader has passed.
+  // about 4 of those at once. Only the window's worth is new memory (every buffer a whole chunk
+  // long): the other chunks reuse the buffers of chunks the reader has passed.
   EXPECT_GE(buffers.reused(), 14u) << buffers.allocated() << " allocated";
   EXPECT_LE(buffers.allocated(), 12u) << buffers.reused() << " reused";
   EXPECT_LE(buffers.idle_bytes(), 16 * kMiB);
   EXPECT_LE(budget_.peak(), 32 * kMiB);  // idle buffers too are inside the budget
+}
+
+// Four readers of long objects at once, with room for two idle buffers (as in a mount, where
+// idle buffers are at most an eighth of the budget): every chunk buffer of a long object is made
+// a whole chunk long, so any idle buffer serves any later chunk of any reader, and most chunks
+// reuse one. (Buffers cut to each reader's growing first chunks would fill the idle room, and
+// every later chunk would be new memory to fault in.)
+TEST_F(ReadAheadTest, ParallelReadersOfLongObjectsReuseChunkBuffers) {
+  BufferPool buffers(budget_, 4 * kMiB);
+  ReadAheadParams params = Params();
+  params.buffers = &buffers;
+  std::vector<std::string> data;
+  std::vector<std::unique_ptr<ReadAhead>> readers;
+  for (int i = 0; i < 4; ++i) {
+    const std::string name = "long" + std::to_string(i);
+    data.push_back(Pattern(24 * kMiB + 5, 20 + i));
+    PutObject(memory_, name, data.back());
+    readers.push_back(std::make_unique<ReadAhead>(memory_, pool_, budget_, name,
+                                                  memory_.Info(name)->etag, data.back().size(),
+                                                  params));
+  }
+  std::vector<std::string> back(readers.size());
+  std::string out;
+  for (bool reading = true; reading;) {
+    reading = false;
+    for (size_t i = 0; i < readers.size(); ++i) {
+      if (back[i].size() == data[i].size()) continue;
+      ASSERT_TRUE(readers[i]->Read(back[i].size(), 1 << 20, &out).ok());
+      back[i] += out;
+      reading = true;
+    }
+  }
+  for (size_t i = 0; i < readers.size(); ++i) EXPECT_TRUE(back[i] == data[i]) << i;
+  // About 13 chunks per reader; the first windows' worth is new, the rest mostly reused.
+  EXPECT_GT(buffers.reused(), buffers.allocated()) << buffers.allocated() << " allocated";
+  EXPECT_LE(budget_.peak(), 32 * kMiB);
 }
 
 TEST_F(ReadAheadTest, RandomReadsFetchExactlyWhatIsAsked) {
