@@ -50,6 +50,22 @@ bench_server_down() {
   fi
 }
 
+# Collects the server's garbage now (the objects earlier workloads deleted or replaced, which
+# radosgw otherwise removes in the background, during later workloads) and waits until no OSD is
+# full (a full memstore OSD blocks writes instead of failing them). Returns 1, the reason in
+# SETTLE_WHY, if one is still full after 120 s.
+bench_server_settle() {
+  local conf=$CEPH_DIR/ceph.conf health="" i
+  radosgw-admin -c "$conf" gc process --include-all >/dev/null 2>&1 || true
+  for ((i = 0; i < 120; i++)); do
+    health=$(timeout 10 ceph -c "$conf" health 2>/dev/null)
+    [[ $health =~ (^|[^a-z])[0-9]+\ full\ osd ]] || return 0
+    sleep 1
+  done
+  SETTLE_WHY="the server is full ($health); raise MEMSTORE_BYTES (now $MEMSTORE_BYTES)"
+  return 1
+}
+
 # Creates BUCKET as the owner if it does not exist (any user may; the owner is the one the bench uses).
 bench_bucket() {
   "$AWS" --endpoint-url "$ENDPOINT" s3api head-bucket --bucket "$1" >/dev/null 2>&1 ||
