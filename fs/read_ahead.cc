@@ -88,7 +88,12 @@ struct ReadAhead::State {
   uint64_t run_start = 0;    // where the current sequential run began
   uint64_t fetched_end = 0;  // chunks cover [chunks.begin()->start, fetched_end)
   uint64_t next_offset = 0;  // end of the last read
+  // The verifier is used by one thread at a time: while `feeding`, by the thread hashing chunks
+  // with mu released (FeedVerifier); otherwise by whoever holds mu. fed_to mirrors its fed().
   std::optional<s3::ObjectVerifier> verifier;
+  uint64_t fed_to = 0;
+  bool feeding = false;
+  bool verify_abandoned = false;  // a chunk not fed yet was dropped while feeding: stop verifying
   bool corrupt = false;
 
   // Without mu: [start, start + len) from the cache where it is there, the rest with GETs (then
@@ -104,7 +109,12 @@ struct ReadAhead::State {
   }
   // REQUIRES mu. Adds chunks (started on the pool) until they reach target.
   void FetchAhead(uint64_t needed_end, uint64_t target, const std::shared_ptr<State>& self);
-  // REQUIRES mu. Feeds ready chunks to the verifier in order; drops chunks behind offset.
+  // REQUIRES lock (on mu). Feeds the ready chunks after fed_to to the verifier, in order, hashing
+  // with mu released (a ready chunk's data is final, and the chunk is held meanwhile), so reads
+  // are answered and fetches complete while it hashes. Returns at once if another thread feeds.
+  void FeedVerifier(std::unique_lock<std::mutex>& lock);
+  // REQUIRES mu. Drops chunks behind offset (keeping min_window behind it, and any the verifier
+  // has yet to hash).
   void Advance(uint64_t offset);
   void DropAll() {
     chunks.clear();
@@ -112,7 +122,7 @@ struct ReadAhead::State {
   }
   // kCorrupt once every byte was fed and they do not match the ETag.
   Status CheckEnd() {
-    if (!verifier || verifier->fed() != size) return Status::Ok();
+    if (!verifier || feeding || fed_to != size) return Status::Ok();
     if (verifier->Finish() != s3::ObjectVerifier::Outcome::kMismatch) {
       verifier.reset();
       return Status::Ok();
@@ -159,12 +169,13 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
     fetched_end += len;
     pool.Submit([self, chunk, data = std::move(bytes)]() mutable {
       Status s = self->Load(chunk->start, chunk->len, &data);
-      std::lock_guard lock(self->mu);
+      std::unique_lock lock(self->mu);
       chunk->data = std::move(data);
       chunk->error = s;
       chunk->ready = true;
       chunk.reset();  // under the lock: a dropped chunk's lease is back once readers wake
       self->cv.notify_all();
+      self->FeedVerifier(lock);  // here, not on the reader's path
     });
   }
 }
@@ -234,21 +245,47 @@ Status ReadAhead::State::LoadRandom(uint64_t offset, uint64_t len, std::string* 
   return Load(offset, len, out);
 }
 
-void ReadAhead::State::Advance(uint64_t offset) {
-  while (verifier) {
+void ReadAhead::State::FeedVerifier(std::unique_lock<std::mutex>& lock) {
+  if (feeding) return;
+  feeding = true;
+  while (verifier && !verify_abandoned) {
     // The chunk holding the next byte to check (it may have begun before it).
-    auto it = chunks.upper_bound(verifier->fed());
+    auto it = chunks.upper_bound(fed_to);
     if (it == chunks.begin()) break;
-    const Chunk& c = *std::prev(it)->second;
-    uint64_t fed = verifier->fed();
-    if (!c.ready || !c.error.ok() || fed >= c.start + c.len) break;
-    if (!verifier->Feed(fed, std::string_view(c.data).substr(fed - c.start))) break;
+    std::shared_ptr<Chunk> c = std::prev(it)->second;
+    const uint64_t fed = fed_to;
+    if (!c->ready || !c->error.ok() || fed >= c->start + c->len) break;
+    lock.unlock();
+    bool accepted = verifier->Feed(fed, std::string_view(c->data).substr(fed - c->start));
+    uint64_t now_fed = verifier->fed();
+    lock.lock();
+    c.reset();  // under the lock, as in the fetch that made it
+    fed_to = now_fed;
+    if (!accepted) {  // bytes out of place for the verifier: stop verifying
+      verify_abandoned = true;
+      break;
+    }
   }
+  if (verify_abandoned) verifier.reset();
+  verify_abandoned = false;
+  feeding = false;
+  cv.notify_all();
+}
+
+void ReadAhead::State::Advance(uint64_t offset) {
   // Keep min_window behind the reader for reads the kernel sent out of order.
   while (!chunks.empty()) {
     const Chunk& first = *chunks.begin()->second;
     if (!first.ready || first.start + first.len + params.min_window > offset) break;
-    if (verifier && verifier->fed() < first.start + first.len) verifier.reset();  // not fed
+    if (verifier && fed_to < first.start + first.len) {
+      if (fed_to >= first.start) break;  // kept until the verifier has hashed it
+      // Bytes before it were never fetched in this run: the object cannot be checked in order.
+      if (feeding) {
+        verify_abandoned = true;
+      } else {
+        verifier.reset();
+      }
+    }
     chunks.erase(chunks.begin());
   }
 }
@@ -315,7 +352,10 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
     Status s = st.LoadRandom(offset, end - offset, bytes.get());
     if (!s.ok()) return fail(s);
     lock.lock();
-    if (st.verifier && st.verifier->fed() == offset) (void)st.verifier->Feed(offset, *bytes);
+    if (st.verifier && !st.feeding && st.fed_to == offset) {
+      (void)st.verifier->Feed(offset, *bytes);
+      st.fed_to = st.verifier->fed();
+    }
     if (Status c = st.CheckEnd(); !c.ok()) return fail(c);
     pieces->push_back(*bytes);
     keep->push_back(std::move(bytes));
@@ -368,10 +408,10 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
     // The last bytes go back only once all earlier ones (maybe still in flight for reads the
     // kernel sent alongside) are checked.
     st.cv.wait(lock, [&] {
-      return std::all_of(st.chunks.begin(), st.chunks.end(),
-                         [](const auto& c) { return c.second->ready; });
+      return !st.feeding && std::all_of(st.chunks.begin(), st.chunks.end(),
+                                        [](const auto& c) { return c.second->ready; });
     });
-    st.Advance(offset);
+    st.FeedVerifier(lock);  // what no fetch fed (normally nothing)
   }
   if (Status c = st.CheckEnd(); !c.ok()) return fail(c);
   return Status::Ok();
