@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,9 @@
 
 namespace spacesfs::cli {
 namespace {
+
+// Where daemons of spacesfs before the stats ioctl answered the counters.
+constexpr char kLegacyStatsXattr[] = "user.spacesfs.stats";
 
 int Fail(const std::string& line) {
   std::fprintf(stderr, "spacesfs: %s\n", line.c_str());
@@ -52,6 +56,16 @@ int RunStats(const std::string& mountpoint) {
   int n = ioctl(fd, fuse::kStatsIoctl, buf.data());
   int saved_errno = errno;
   close(fd);
+  if (n < 0 && (saved_errno == ENOTTY || saved_errno == ENOSYS)) {
+    // A daemon started before spacesfs answered this ioctl (a mount made before an upgrade)
+    // answers the same text as the attribute kLegacyStatsXattr of the mount point.
+    ssize_t got = getxattr(mountpoint.c_str(), kLegacyStatsXattr, buf.data(), buf.size());
+    if (got >= 0) {
+      n = static_cast<int>(got);
+    } else if (errno == EACCES || errno == EPERM) {
+      saved_errno = errno;
+    }
+  }
   if (n < 0) return FailFor(saved_errno, mountpoint);
   std::string_view text(buf.data(), std::min(static_cast<size_t>(n), buf.size()));
   // An answer without the first field comes from some other filesystem's ioctl.

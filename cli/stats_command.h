@@ -3,6 +3,8 @@
 // line each.
 //
 // Reads them through the ioctl(2) fuse::kStatsIoctl on the mount point (fs/fuse/stats_report.h).
+// A daemon too old to answer it (a mount made before an upgrade) is asked for the extended
+// attribute user.spacesfs.stats instead, as it answered then.
 // Only the user who made the mount and root are answered; anyone else gets one line saying so.
 //
 // Exit status: 0 with the counters on standard output; 1 with one line on standard error (not a
