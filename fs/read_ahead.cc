@@ -261,6 +261,7 @@ void ReadAhead::State::FeedVerifier(std::unique_lock<std::mutex>& lock) {
     lock.lock();
     c.reset();  // under the lock, as in the fetch that made it
     fed_to = now_fed;
+    cv.notify_all();  // a reader may wait for the hashing to catch up
     if (!accepted) {  // bytes out of place for the verifier: stop verifying
       verify_abandoned = true;
       break;
@@ -403,6 +404,17 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
   }
   if (pos != end) return fail(Status(ErrorCode::kInternal, st.key + ": read-ahead lost a chunk"));
   st.next_offset = std::max(st.next_offset, end);
+  // A reader more than a chunk ahead of the hashing waits for it, or hashes itself when no one
+  // does: the chunks kept for hashing stay within a chunk of the reader, as memory must.
+  while (st.verifier && !st.verify_abandoned && st.fed_to + st.params.chunk_size < offset) {
+    if (st.feeding) {
+      st.cv.wait(lock);
+      continue;
+    }
+    const uint64_t before = st.fed_to;
+    st.FeedVerifier(lock);
+    if (st.fed_to == before) break;  // nothing there to hash now: the check is skipped
+  }
   st.Advance(offset);
   if (end == st.size && st.verifier) {
     // The last bytes go back only once all earlier ones (maybe still in flight for reads the

@@ -21,8 +21,9 @@
 // - Integrity: bytes fetched front to back are fed, in order, to an ObjectVerifier; the read that
 //   returns the last byte of the object fails with kCorrupt if they do not match the ETag (S3
 //   gives no checksum for a range). Readers that skip around are not verified. The hashing runs
-//   on the pool thread whose fetch completed, not on the reader's path, and only the read of the
-//   last byte waits for it.
+//   on the pool thread whose fetch completed, not on the reader's path; a reader waits for it
+//   only when it is more than chunk_size ahead of it (so the chunks kept for hashing stay
+//   bounded) and at the object's last byte.
 //
 // Threading: Read is thread-safe (the kernel may send several reads of one handle at once);
 // background fetches keep the shared state alive, so a ReadAhead may be destroyed at any time.
