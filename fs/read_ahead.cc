@@ -413,7 +413,7 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
     }
     const uint64_t before = st.fed_to;
     st.FeedVerifier(lock);
-    if (st.fed_to == before) break;  // nothing there to hash now: the check is skipped
+    if (st.fed_to == before) break;  // nothing ready to hash: go on (the check may still finish)
   }
   st.Advance(offset);
   if (end == st.size && st.verifier) {
