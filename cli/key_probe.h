@@ -4,9 +4,9 @@
 // and deletes that object. Read is probed on the probe object when the key could write it, else on
 // the first object a listing shows, else (a key that cannot write, on an empty or unlistable
 // Space) with a GET of a key that does not exist: S3 decides whether the key may read before it
-// looks for the object, so 404 NoSuchKey means "may read" and 403 "may not". (A key that may GET
-// but not list gets 403 for a missing key from AWS-like servers too: it shows as "read no" next to
-// "list no", and both are reported as less than the scope.)
+// looks for the object, so 404 NoSuchKey (or 416 for an empty object) means "may read" and 403
+// "may not". (A key that may GET but not list gets 403 for a missing key from AWS-like servers
+// too: it shows as "read no" next to "list no", and both are reported as less than the scope.)
 //
 // Errors: refusals (403) are answers, not errors; anything else (network, missing Space) is kept in
 // KeyRights::problem. Threading: single-threaded; does network requests.

@@ -36,10 +36,10 @@ class RefusingClient : public s3::MemoryObjectClient {
     return MemoryObjectClient::DeleteObject(key);
   }
   // As the owner (no refusal): fills the Space.
-  void Add(const std::string& key) {
+  void Add(const std::string& key, std::string_view body = "x") {
     s3::PutObjectRequest put;
     put.key = key;
-    put.body = s3::BodySource::FromView("x");
+    put.body = s3::BodySource::FromView(body);
     ASSERT_TRUE(MemoryObjectClient::PutObject(put).ok());
   }
 
@@ -75,6 +75,17 @@ TEST(KeyProbeTest, AReadOnlyKeyReadsOnAnEmptySpace) {
   full.Add("photo");
   EXPECT_EQ(Rights(ProbeKey(full)), "LR--");
   EXPECT_EQ(full.Keys(), std::vector<std::string>{"photo"});
+}
+
+// The first object listed may be empty (a directory marker): its one-byte ranged GET is answered
+// 416, which the server sends only to a key that may read.
+TEST(KeyProbeTest, AReadOnlyKeyReadsWhenTheFirstObjectIsEmpty) {
+  RefusingClient client({Op::kPutObject, Op::kDeleteObject});
+  client.Add("a-dir/", "");
+  client.Add("photo");
+  KeyRights rights = ProbeKey(client);
+  EXPECT_EQ(Rights(rights), "LR--");
+  EXPECT_EQ(rights.problem, "");
 }
 
 TEST(KeyProbeTest, AKeyThatMayNotReadIsToldSo) {
