@@ -34,10 +34,10 @@ constexpr const char* kUsage =
     "usage: spacesfs SPACE[:/PREFIX] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
     "       options: profile=NAME, credentials=FILE, uid=, gid=, umask=, file_mode=, dir_mode=,\n"
     "       allow_other, allow_root, default_permissions, ro, attr_timeout=, entry_timeout=,\n"
-    "       negative_timeout=, stop_timeout=, connect_timeout=, request_timeout=, retries=,\n"
-    "       noexec, memory_budget=, part_size=, upload_parallel=, max_read_ahead=,\n"
-    "       noverify_reads, staging_dir=, state_dir=, cache=, cache_size=, log_level=,\n"
-    "       log_file=, fsname=\n";
+    "       negative_timeout=, stop_timeout=, metadata_flush_delay=, connect_timeout=,\n"
+    "       request_timeout=, retries=, noexec, memory_budget=, part_size=, upload_parallel=,\n"
+    "       max_read_ahead=, noverify_reads, staging_dir=, state_dir=, cache=, cache_size=,\n"
+    "       log_level=, log_file=, fsname=\n";
 
 int Fail(const std::string& line) {
   std::fprintf(stderr, "spacesfs: %s\n", line.c_str());
@@ -315,6 +315,8 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   fs_options.attr_ttl = seconds(options->attr_timeout);
   fs_options.entry_ttl = seconds(options->entry_timeout);
   fs_options.negative_ttl = seconds(options->negative_timeout);
+  fs_options.metadata_flush_delay = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::duration<double>(options->metadata_flush_delay));
   fs_options.memory_budget = DataPathBudget(options->memory_budget);
   fs_options.part_size = options->part_size;
   fs_options.multipart_threshold = options->part_size;

@@ -252,6 +252,16 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
       } else if (name == "state_dir") {
         st = need_value();
         o.state_dir = value;
+      } else if (name == "metadata_flush_delay") {
+        st = need_value();
+        if (st.ok()) {
+          Result<double> s = ParseSeconds(name, value);
+          if (!s.ok()) return s.status();
+          if (*s > 3600) {
+            return ConfigError("mount option 'metadata_flush_delay' must be 0 to 3600 seconds");
+          }
+          o.metadata_flush_delay = *s;
+        }
       } else if (name == "connect_timeout" || name == "request_timeout") {
         st = need_value();
         if (st.ok()) {

@@ -59,6 +59,7 @@ struct MountOptions {
   double attr_timeout = 1.0;               // seconds
   double entry_timeout = 1.0;
   double negative_timeout = 1.0;
+  double metadata_flush_delay = 1.0;       // seconds chmod/chown/utimens wait before their COPY
   std::string log_level = "info";
   std::string log_file;                    // "" = stderr (or the journal under systemd)
   std::string fsname;                      // shown in /proc/mounts; default SPACE[:/PREFIX] as given

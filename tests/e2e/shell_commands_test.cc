@@ -184,6 +184,44 @@ TEST_F(ShellCommandsTest, ChmodChownUtimesPersistInS3fsMetadata) {
   EXPECT_EQ(head->metadata["mtime"].substr(0, 9), "981173106");
 }
 
+// metadata_flush_delay=0 writes a chmod within a flusher tick; a long delay holds it until unmount.
+TEST_F(ShellCommandsTest, MetadataFlushDelayDecidesWhenChmodReachesTheServer) {
+  Sh("mkdir -p delay && echo d > delay/soon.txt && echo d > delay/late.txt");
+  auto mode_on_server = [](const std::string& name) {
+    Result<s3::ObjectInfo> head = client_->HeadObject(*prefix_ + "delay/" + name);
+    return head.ok() ? head->metadata["mode"] : "HEAD failed: " + head.status().ToString();
+  };
+  ASSERT_EQ(mode_on_server("late.txt"), std::to_string(0100644));
+  auto mount_with = [](const std::string& delay) {
+    std::string at = dir_->path() + "/delay" + delay;
+    mkdir(at.c_str(), 0755);
+    return std::make_unique<testing::TestMount>(
+        SPACESFS_BINARY,
+        std::vector<std::string>{"team-a:/" + *prefix_ + "delay", at, "-o",
+                                 "profile=owner,credentials=" + *credentials_ +
+                                     ",metadata_flush_delay=" + delay},
+        at);
+  };
+  {
+    std::unique_ptr<testing::TestMount> now = mount_with("0");
+    ASSERT_TRUE(now->mounted()) << now->log();
+    ASSERT_EQ(RunShell("chmod 600 " + ShellQuote(dir_->path() + "/delay0/soon.txt")).exit_code, 0);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(900);
+    while (mode_on_server("soon.txt") != std::to_string(0100600) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(mode_on_server("soon.txt"), std::to_string(0100600));
+  }
+  std::unique_ptr<testing::TestMount> later = mount_with("30");
+  ASSERT_TRUE(later->mounted()) << later->log();
+  ASSERT_EQ(RunShell("chmod 604 " + ShellQuote(dir_->path() + "/delay30/late.txt")).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(mode_on_server("late.txt"), std::to_string(0100644)) << "written before the delay";
+  later.reset();  // unmount writes what is pending
+  EXPECT_EQ(mode_on_server("late.txt"), std::to_string(0100604));
+}
+
 TEST_F(ShellCommandsTest, ObjectsFromAnotherClientAppearWithTheirMetadata) {
   s3::PutObjectRequest put;
   put.key = *prefix_ + "foreign/by-s3fs.txt";

@@ -246,6 +246,21 @@ TEST(MountOptionsTest, StopTimeoutIsSeconds) {
             std::string::npos);
 }
 
+TEST(MountOptionsTest, MetadataFlushDelayIsSecondsUpToAnHour) {
+  Result<MountOptions> o = ParseMountOptions({"metadata_flush_delay=0.25"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_DOUBLE_EQ(o->metadata_flush_delay, 0.25);
+  EXPECT_DOUBLE_EQ(ParseMountOptions({})->metadata_flush_delay, 1.0);
+  ASSERT_TRUE(ParseMountOptions({"metadata_flush_delay=0"}).ok());
+  Result<MountOptions> too_long = ParseMountOptions({"metadata_flush_delay=3601"});
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_NE(too_long.status().message().find("'metadata_flush_delay' must be 0 to 3600"),
+            std::string::npos)
+      << too_long.status().message();
+  EXPECT_FALSE(ParseMountOptions({"metadata_flush_delay=-1"}).ok());
+  EXPECT_FALSE(ParseMountOptions({"metadata_flush_delay"}).ok());
+}
+
 TEST(MountOptionsTest, RequestTimeoutsAndRetries) {
   Result<MountOptions> defaults = ParseMountOptions({});
   ASSERT_TRUE(defaults.ok());
