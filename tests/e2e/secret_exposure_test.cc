@@ -158,5 +158,29 @@ TEST_F(SecretExposureTest, NotInTheOutputOfAFailingMount) {
   }
 }
 
+// A secret given to a subcommand as an option it does not know is refused without echoing it,
+// with the usage error's exit status (2), where CLI11 alone repeats the argument.
+TEST_F(SecretExposureTest, NotEchoedBackByASubcommandThatRefusesIt) {
+  const std::string owner_secret = testing::RequireEnv("SPACESFS_TEST_OWNER_SECRET_KEY");
+  const std::vector<std::string> commands = {
+      "ls --secret-access-key=" + owner_secret + " team-a",
+      "ls -c " + ShellQuote(credentials_) + " --secret " + owner_secret + " team-a",
+      "cp --secret_access_key " + owner_secret + " /etc/hostname team-a:/x",
+      "check owner --secret-key " + owner_secret,
+      "ls team-a " + owner_secret,  // a stray positional shaped like a secret key
+      "stats --secret=" + owner_secret,
+  };
+  for (const std::string& args : commands) {
+    testing::CommandResult r = RunShell(std::string(SPACESFS_BINARY) + " " + args);
+    const std::string shown = args.substr(0, args.find(' '));
+    EXPECT_EQ(r.exit_code, 2) << shown << ": " << Leaks(r.output);
+    EXPECT_NE(r.output.find("secrets must not be passed as arguments"), std::string::npos) << shown;
+    EXPECT_EQ(Leaks(r.output), "") << shown;
+  }
+  testing::CommandResult usage = RunShell(std::string(SPACESFS_BINARY) + " stats");
+  EXPECT_EQ(usage.exit_code, 2) << usage.output;
+  EXPECT_NE(usage.output.find("mountpoint is required"), std::string::npos) << usage.output;
+}
+
 }  // namespace
 }  // namespace spacesfs
