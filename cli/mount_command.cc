@@ -315,8 +315,8 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   fs_options.attr_ttl = seconds(options->attr_timeout);
   fs_options.entry_ttl = seconds(options->entry_timeout);
   fs_options.negative_ttl = seconds(options->negative_timeout);
-  fs_options.metadata_flush_delay = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::duration<double>(options->metadata_flush_delay));
+  fs_options.metadata_flush_delay =
+      std::chrono::duration_cast<std::chrono::milliseconds>(seconds(options->metadata_flush_delay));
   fs_options.memory_budget = DataPathBudget(options->memory_budget);
   fs_options.part_size = options->part_size;
   fs_options.multipart_threshold = options->part_size;

@@ -47,9 +47,9 @@ Result<Entry> Filesystem::Impl::MakeObject(const Caller& caller, InodeId parent,
                                            bool excl) {
   if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
   std::string name(name_view);
-  Result<std::string> parent_path = ParentPath(parent);
-  if (!parent_path.ok()) return parent_path.status();
-  std::string path = JoinPath(*parent_path, name);
+  Result<std::string> child_path = ChildPath(parent, name);
+  if (!child_path.ok()) return child_path.status();
+  const std::string& path = *child_path;
   std::string key = type == FileType::kDirectory ? DirPrefix(path) : Key(path);
   SPACESFS_RETURN_IF_ERROR(CheckNewName(name, key));
   SPACESFS_RETURN_IF_ERROR(Authorize(
@@ -113,10 +113,9 @@ Result<Entry> Filesystem::Impl::MakeObject(const Caller& caller, InodeId parent,
 
 Status Filesystem::Impl::Unlink(const Caller& caller, InodeId parent, std::string_view name) {
   if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
-  Result<std::string> parent_path = ParentPath(parent);
-  if (!parent_path.ok()) return parent_path.status();
-  SPACESFS_RETURN_IF_ERROR(
-      Authorize(caller, auth::Operation::kDelete, JoinPath(*parent_path, name)));
+  Result<std::string> path = ChildPath(parent, name);
+  if (!path.ok()) return path.status();
+  SPACESFS_RETURN_IF_ERROR(Authorize(caller, auth::Operation::kDelete, *path));
   Result<Resolved> r = ResolveChild(parent, name, &caller);
   if (!r.ok()) return r.status();
   if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));
@@ -165,10 +164,9 @@ Status Filesystem::Impl::Unlink(const Caller& caller, InodeId parent, std::strin
 
 Status Filesystem::Impl::RmDir(const Caller& caller, InodeId parent, std::string_view name) {
   if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
-  Result<std::string> parent_path = ParentPath(parent);
-  if (!parent_path.ok()) return parent_path.status();
-  SPACESFS_RETURN_IF_ERROR(
-      Authorize(caller, auth::Operation::kRmdir, JoinPath(*parent_path, name)));
+  Result<std::string> path = ChildPath(parent, name);
+  if (!path.ok()) return path.status();
+  SPACESFS_RETURN_IF_ERROR(Authorize(caller, auth::Operation::kRmdir, *path));
   Result<Resolved> r = ResolveChild(parent, name, &caller);
   if (!r.ok()) return r.status();
   if (!r->exists) return Status(ErrorCode::kNotFound, std::string(name));

@@ -301,6 +301,8 @@ class Filesystem::Impl {
   Result<std::vector<DirItem>> ListDirectory(const std::string& path, const Caller* who);
   Result<Resolved> ResolveChild(InodeId parent, std::string_view name, const Caller* who);
   Result<std::string> ParentPath(InodeId parent);  // kNotDirectory / kNotFound
+  // The path of name in directory parent; errors as ParentPath.
+  Result<std::string> ChildPath(InodeId parent, std::string_view name);
 
   // The files created in dir that are not stored yet (so dir is not empty), in name order.
   // Takes mu_.

@@ -181,14 +181,20 @@ Result<std::string> Filesystem::Impl::ParentPath(InodeId parent) {
   return p->path;
 }
 
+Result<std::string> Filesystem::Impl::ChildPath(InodeId parent, std::string_view name) {
+  Result<std::string> parent_path = ParentPath(parent);
+  if (!parent_path.ok()) return parent_path.status();
+  return JoinPath(*parent_path, name);
+}
+
 Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent,
                                                                   std::string_view name_view,
                                                                   const Caller* who) {
   std::string name(name_view);
-  Result<std::string> parent_path = ParentPath(parent);
-  if (!parent_path.ok()) return parent_path.status();
+  Result<std::string> path = ChildPath(parent, name);
+  if (!path.ok()) return path.status();
   Resolved r;
-  r.path = JoinPath(*parent_path, name);
+  r.path = std::move(*path);
   std::optional<FileType> known_type;
   uint64_t known_size = 0;
   {
@@ -245,9 +251,9 @@ Result<Entry> Filesystem::Impl::Lookup(const Caller& caller, InodeId parent,
                                        std::string_view name) {
   if (name.size() > kMaxNameBytes) return Status(ErrorCode::kNameTooLong, "name too long");
   if (Scope()) {
-    Result<std::string> parent_path = ParentPath(parent);
-    if (!parent_path.ok()) return parent_path.status();
-    SPACESFS_RETURN_IF_ERROR(AuthorizeVisible(caller, JoinPath(*parent_path, name), std::nullopt));
+    Result<std::string> path = ChildPath(parent, name);
+    if (!path.ok()) return path.status();
+    SPACESFS_RETURN_IF_ERROR(AuthorizeVisible(caller, *path, std::nullopt));
   }
   Result<Resolved> r = ResolveChild(parent, name, &caller);
   if (!r.ok()) return r.status();

@@ -133,9 +133,9 @@ Result<OpenReply> Filesystem::Impl::Open(const Caller& caller, InodeId ino, int 
 Result<Entry> Filesystem::Impl::CreateLocal(const Caller& caller, InodeId parent,
                                            std::string_view name_view, uint32_t mode, bool excl) {
   std::string name(name_view);
-  Result<std::string> parent_path = ParentPath(parent);
-  if (!parent_path.ok()) return parent_path.status();
-  std::string path = JoinPath(*parent_path, name);
+  Result<std::string> child_path = ChildPath(parent, name);
+  if (!child_path.ok()) return child_path.status();
+  const std::string& path = *child_path;
   std::string key = Key(path);
   SPACESFS_RETURN_IF_ERROR(CheckNewName(name, key));
   Attributes attr;
@@ -171,10 +171,9 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
   {
     // Before any request. Every permission that may overwrite may also create, so a caller
     // refused kCreate is refused whatever exists at the name.
-    Result<std::string> parent_path = ParentPath(parent);
-    if (!parent_path.ok()) return parent_path.status();
-    SPACESFS_RETURN_IF_ERROR(
-        Authorize(caller, auth::Operation::kCreate, JoinPath(*parent_path, name)));
+    Result<std::string> path = ChildPath(parent, name);
+    if (!path.ok()) return path.status();
+    SPACESFS_RETURN_IF_ERROR(Authorize(caller, auth::Operation::kCreate, *path));
   }
   Result<Resolved> existing = ResolveChild(parent, name, &caller);
   if (!existing.ok()) return existing.status();

@@ -111,23 +111,22 @@ Status Filesystem::Impl::Rename(const Caller& caller, InodeId parent, std::strin
   if (options_.read_only) return Status(ErrorCode::kReadOnly, "read-only mount");
   if (flags & kRenameExchange) return Status(ErrorCode::kNotSupported, "RENAME_EXCHANGE");
   std::string name(name_view), new_name(new_name_view);
-  Result<std::string> new_parent_path = ParentPath(new_parent);
-  if (!new_parent_path.ok()) return new_parent_path.status();
+  Result<std::string> dst_child = ChildPath(new_parent, new_name);
+  if (!dst_child.ok()) return dst_child.status();
+  const std::string dst_path = std::move(*dst_child);
   const std::shared_ptr<const auth::ScopeChecker> scope = Scope();  // one scope for all checks
   {
     // Before any request. The scope key of a directory is its own key, and the engine's
     // permission never shrinks going down, so checking a directory covers every key below it.
-    Result<std::string> parent_path = ParentPath(parent);
-    if (!parent_path.ok()) return parent_path.status();
-    SPACESFS_RETURN_IF_ERROR(Authorize(scope.get(), caller, auth::Operation::kRenameFrom,
-                                       JoinPath(*parent_path, name)));
-    SPACESFS_RETURN_IF_ERROR(Authorize(scope.get(), caller, auth::Operation::kRenameTo,
-                                       JoinPath(*new_parent_path, new_name)));
+    Result<std::string> src_path = ChildPath(parent, name);
+    if (!src_path.ok()) return src_path.status();
+    SPACESFS_RETURN_IF_ERROR(
+        Authorize(scope.get(), caller, auth::Operation::kRenameFrom, *src_path));
+    SPACESFS_RETURN_IF_ERROR(Authorize(scope.get(), caller, auth::Operation::kRenameTo, dst_path));
   }
   Result<Resolved> src = ResolveChild(parent, name, &caller);
   if (!src.ok()) return src.status();
   if (!src->exists) return Status(ErrorCode::kNotFound, name);
-  std::string dst_path = JoinPath(*new_parent_path, new_name);
   bool is_dir = src->type == FileType::kDirectory;
   SPACESFS_RETURN_IF_ERROR(CheckNewName(new_name, is_dir ? DirPrefix(dst_path) : Key(dst_path)));
   if (dst_path == src->path) return Status::Ok();
