@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
+#include <vector>
 
 #include "s3/sigv4.h"
 
@@ -84,10 +86,14 @@ ObjectVerifier::ObjectVerifier(std::string etag, uint64_t size,
   if (verifiable_) StartPart();
 }
 
+uint64_t ObjectVerifier::PartEnd(uint64_t start, uint64_t index) const {
+  uint64_t end = start + layout_->PartSize(index);
+  return end < start ? UINT64_MAX : end;  // overflow: the rest of the object
+}
+
 void ObjectVerifier::StartPart() {
   part_md5_.emplace();
-  part_end_ = fed_ + layout_->PartSize(part_index_);
-  if (part_end_ < fed_) part_end_ = UINT64_MAX;  // overflow: the rest of the object
+  part_end_ = PartEnd(fed_, part_index_);
 }
 
 void ObjectVerifier::EndPart() {
@@ -113,6 +119,62 @@ bool ObjectVerifier::Feed(uint64_t offset, std::string_view data) {
     fed_ += take;
     data.remove_prefix(take);
   }
+  return true;
+}
+
+bool ObjectVerifier::FeedMany(uint64_t offset, std::span<const std::string_view> pieces) {
+  if (!verifiable_) return false;
+  uint64_t total = 0;
+  for (std::string_view piece : pieces) total += piece.size();
+  if (offset != fed_ || total > size_ - fed_) {
+    verifiable_ = false;
+    part_md5_.reset();
+    return false;
+  }
+  // Cut the bytes where parts end: segments[0] goes on with the current part, segments[j] is
+  // part part_index_ + j, hashed by opened[j - 1]. As in Feed, a part ends when a byte after it
+  // comes.
+  std::vector<std::vector<std::string_view>> segments(1);
+  std::deque<Md5Lane> opened;  // a deque: the lanes stay where Md5Piece points to them
+  uint64_t pos = fed_;
+  uint64_t index = part_index_;
+  uint64_t part_end = part_end_;
+  for (std::string_view piece : pieces) {
+    while (!piece.empty()) {
+      if (pos == part_end) {
+        ++index;
+        part_end = PartEnd(pos, index);
+        segments.emplace_back();
+        opened.emplace_back();
+      }
+      size_t take = static_cast<size_t>(std::min<uint64_t>(piece.size(), part_end - pos));
+      segments.back().push_back(piece.substr(0, take));
+      pos += take;
+      piece.remove_prefix(take);
+    }
+  }
+  // Round r hashes every part's r-th segment (a part spans several pieces only where a piece
+  // ends inside it, so there are one or two rounds).
+  std::vector<Md5Piece> round;
+  for (size_t r = 0;; ++r) {
+    round.clear();
+    for (size_t j = 0; j < segments.size(); ++j) {
+      if (r < segments[j].size()) {
+        round.push_back({j == 0 ? &*part_md5_ : &opened[j - 1], segments[j][r]});
+      }
+    }
+    if (round.empty()) break;
+    Md5UpdateManyJoined(round);
+  }
+  // Every part but the last is complete.
+  if (!opened.empty()) {
+    part_md5s_ += part_md5_->FinalRaw();
+    for (size_t j = 0; j + 1 < opened.size(); ++j) part_md5s_ += opened[j].FinalRaw();
+    part_md5_ = std::move(opened.back());
+  }
+  part_index_ = index;
+  part_end_ = part_end;
+  fed_ = pos;
   return true;
 }
 

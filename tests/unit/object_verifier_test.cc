@@ -313,5 +313,71 @@ TEST(ObjectVerifierTest, NoUniformPartSizeIsDerivedAboveAThousandParts) {
   EXPECT_EQ(declared.layout(), stream);
 }
 
+// Feeds data in batches of 1 to 6 consecutive pieces (each up to max_piece bytes) with
+// FeedMany, as a read-ahead hands over the chunks it holds, and finishes.
+Outcome FeedInBatches(ObjectVerifier& v, std::string_view data, std::mt19937& rng,
+                      size_t max_piece) {
+  const bool verifiable = v.verifiable();
+  uint64_t offset = 0;
+  while (offset < data.size()) {
+    std::vector<std::string_view> batch(1 + rng() % 6);
+    uint64_t at = offset;
+    for (std::string_view& piece : batch) {
+      piece = data.substr(at, std::uniform_int_distribution<size_t>(0, max_piece)(rng));
+      at += piece.size();
+    }
+    EXPECT_EQ(v.FeedMany(offset, batch), verifiable);
+    offset = at;
+    EXPECT_EQ(v.fed(), verifiable ? offset : 0);
+  }
+  return v.Finish();
+}
+
+TEST(ObjectVerifierTest, FeedManyHashesPartsSideBySideWithTheSameOutcome) {
+  // 37 parts of 1 MiB (a layout the uploader declared) and a plain ETag, fed in batches that
+  // cover many parts at once (the lanes), one part (one stream), or pieces ending mid-part.
+  std::string data = RandomBytes(36 * kMiB + 12345, 21);
+  const PartLayout layout = Uniform(1 * kMiB);
+  const std::string multipart = MultipartEtagOf(data, layout);
+  ASSERT_TRUE(multipart.ends_with("-37\"")) << multipart;
+  for (size_t max_piece : {size_t{4000}, size_t{700'000}, size_t{9 * kMiB}}) {
+    std::mt19937 rng(static_cast<uint32_t>(max_piece));
+    ObjectVerifier parts(multipart, data.size(), layout);
+    EXPECT_EQ(FeedInBatches(parts, data, rng, max_piece), Outcome::kMatch) << max_piece;
+    ObjectVerifier plain(PlainEtag(data), data.size());
+    EXPECT_EQ(FeedInBatches(plain, data, rng, max_piece), Outcome::kMatch) << max_piece;
+  }
+  // One flipped byte in any part, in the first or last block of a part, is still a mismatch.
+  for (uint64_t at : {uint64_t{0}, 1 * kMiB - 1, 1 * kMiB, 17 * kMiB + 64, data.size() - 1}) {
+    std::mt19937 rng(static_cast<uint32_t>(at));
+    ObjectVerifier parts(multipart, data.size(), layout);
+    EXPECT_EQ(FeedInBatches(parts, Flipped(data, at), rng, 9 * kMiB), Outcome::kMismatch) << at;
+  }
+}
+
+TEST(ObjectVerifierTest, FeedAndFeedManyMixAndKeepTheirRules) {
+  std::string data = RandomBytes(12 * kMiB + 5, 22);
+  const PartLayout growing{1 * kMiB, 3};  // 1, 1, 1, 2, 2, 2, 4 MiB...: parts of unequal size
+  ObjectVerifier v(MultipartEtagOf(data, growing), data.size(), growing);
+  ASSERT_TRUE(v.verifiable());
+  std::string_view all(data);
+  EXPECT_TRUE(v.Feed(0, all.substr(0, 1000)));
+  std::vector<std::string_view> batch = {all.substr(1000, 3 * kMiB), all.substr(1000 + 3 * kMiB, 10)};
+  EXPECT_TRUE(v.FeedMany(1000, batch));
+  EXPECT_TRUE(v.Feed(v.fed(), all.substr(v.fed(), 5 * kMiB)));
+  std::vector<std::string_view> rest = {all.substr(v.fed())};
+  EXPECT_TRUE(v.FeedMany(v.fed(), rest));
+  EXPECT_EQ(v.Finish(), Outcome::kMatch);
+  // A gap makes it unverifiable, never a mismatch; so do bytes past the end.
+  ObjectVerifier gap(MultipartEtagOf(data, growing), data.size(), growing);
+  std::vector<std::string_view> after_gap = {all.substr(10, 100)};
+  EXPECT_FALSE(gap.FeedMany(10, after_gap));
+  EXPECT_EQ(gap.Finish(), Outcome::kUnverifiable);
+  ObjectVerifier too_long(PlainEtag(data), data.size() - 1);
+  std::vector<std::string_view> whole = {all};
+  EXPECT_FALSE(too_long.FeedMany(0, whole));
+  EXPECT_EQ(too_long.Finish(), Outcome::kUnverifiable);
+}
+
 }  // namespace
 }  // namespace spacesfs::s3
