@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "fs/buffer_pool.h"
 #include "fs/disk_cache.h"
@@ -69,6 +70,8 @@ struct ReadAhead::State {
       verifier.emplace(etag, size, params.layout);
       if (!verifier->verifiable()) verifier.reset();
     }
+    // Batches only pay where there are parts to hash side by side.
+    if (verifier && verifier->layout()->PartCount(size) >= 3) verify_batch = params.verify_batch;
   }
 
   // Constant after construction.
@@ -79,6 +82,7 @@ struct ReadAhead::State {
   const std::string etag;
   const uint64_t size;
   const ReadAheadParams params;
+  uint64_t verify_batch = 0;  // params.verify_batch for an object of three parts or more
 
   std::mutex mu;
   std::condition_variable cv;
@@ -111,8 +115,26 @@ struct ReadAhead::State {
   void FetchAhead(uint64_t needed_end, uint64_t target, const std::shared_ptr<State>& self);
   // REQUIRES lock (on mu). Feeds the ready chunks after fed_to to the verifier, in order, hashing
   // with mu released (a ready chunk's data is final, and the chunk is held meanwhile), so reads
-  // are answered and fetches complete while it hashes. Returns at once if another thread feeds.
-  void FeedVerifier(std::unique_lock<std::mutex>& lock);
+  // are answered and fetches complete while it hashes. Waits for verify_batch ready bytes
+  // (or the object's end) unless whatever_is_ready. Returns at once if another thread feeds.
+  void FeedVerifier(std::unique_lock<std::mutex>& lock, bool whatever_is_ready = false);
+  // What the budget can still give (idle pooled buffers count as free: they are handed out
+  // before anything new).
+  uint64_t FreeBudget() const {
+    uint64_t idle = params.buffers != nullptr ? params.buffers->idle_bytes() : 0;
+    uint64_t used = budget.used() - std::min(budget.used(), idle);
+    return budget.limit() - std::min(budget.limit(), used);
+  }
+  // Whether chunks are left waiting for a batch: only while the budget can pay for the chunks
+  // still to come (many readers sharing a spent budget hash what they have).
+  bool Batching() const { return verify_batch > 0 && FreeBudget() >= verify_batch / 2; }
+  // How far a reader may be ahead of the hashing before it waits for it: a batch while batching,
+  // a chunk while the budget has room for one, else min_window (the chunks kept for hashing
+  // are then outside the budget).
+  uint64_t HashingLag() const {
+    if (Batching()) return std::max(params.chunk_size, verify_batch);
+    return FreeBudget() >= params.chunk_size ? params.chunk_size : params.min_window;
+  }
   // REQUIRES mu. Drops chunks behind offset (keeping min_window behind it, and any the verifier
   // has yet to hash).
   void Advance(uint64_t offset);
@@ -245,21 +267,40 @@ Status ReadAhead::State::LoadRandom(uint64_t offset, uint64_t len, std::string* 
   return Load(offset, len, out);
 }
 
-void ReadAhead::State::FeedVerifier(std::unique_lock<std::mutex>& lock) {
+void ReadAhead::State::FeedVerifier(std::unique_lock<std::mutex>& lock, bool whatever_is_ready) {
   if (feeding) return;
   feeding = true;
+  std::vector<std::shared_ptr<Chunk>> batch;
+  std::vector<std::string_view> pieces;
   while (verifier && !verify_abandoned) {
-    // The chunk holding the next byte to check (it may have begun before it).
+    // The ready chunks in a row from the one holding the next byte to check (it may have begun
+    // before it).
+    batch.clear();
+    uint64_t ready_end = fed_to;
     auto it = chunks.upper_bound(fed_to);
     if (it == chunks.begin()) break;
-    std::shared_ptr<Chunk> c = std::prev(it)->second;
+    for (--it; it != chunks.end(); ++it) {
+      const Chunk& c = *it->second;
+      if (!c.ready || !c.error.ok() || c.start > ready_end || ready_end >= c.start + c.len) break;
+      batch.push_back(it->second);
+      ready_end = c.start + c.len;
+    }
+    if (batch.empty()) break;
+    if (!whatever_is_ready && Batching() && ready_end - fed_to < verify_batch &&
+        ready_end != size) {
+      break;  // more chunks are coming: hash them together
+    }
     const uint64_t fed = fed_to;
-    if (!c->ready || !c->error.ok() || fed >= c->start + c->len) break;
+    pieces.clear();
+    for (const std::shared_ptr<Chunk>& c : batch) {
+      pieces.push_back(std::string_view(c->data).substr(std::max(fed, c->start) - c->start));
+    }
     lock.unlock();
-    bool accepted = verifier->Feed(fed, std::string_view(c->data).substr(fed - c->start));
+    bool accepted = verifier->FeedMany(fed, pieces);
     uint64_t now_fed = verifier->fed();
     lock.lock();
-    c.reset();  // under the lock, as in the fetch that made it
+    pieces.clear();
+    batch.clear();  // under the lock, as in the fetch that made them
     fed_to = now_fed;
     cv.notify_all();  // a reader may wait for the hashing to catch up
     if (!accepted) {  // bytes out of place for the verifier: stop verifying
@@ -374,11 +415,7 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
   uint64_t ahead = std::clamp<uint64_t>(2 * (end - st.run_start), st.params.min_window,
                                         st.params.max_window);
   // Share the budget: the less is free, the less each reader fetches ahead.
-  // (Idle pooled buffers count as free: they are handed out before anything new.)
-  uint64_t idle = st.params.buffers != nullptr ? st.params.buffers->idle_bytes() : 0;
-  uint64_t used = st.budget.used() - std::min(st.budget.used(), idle);
-  uint64_t free = st.budget.limit() - std::min(st.budget.limit(), used);
-  ahead = std::min(ahead, std::max(st.params.min_window, free / 2));
+  ahead = std::min(ahead, std::max(st.params.min_window, st.FreeBudget() / 2));
   st.FetchAhead(end, std::min(st.size, end + ahead), state_);
   // Wait for the chunks covering [offset, end).
   uint64_t pos = offset;
@@ -404,15 +441,15 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
   }
   if (pos != end) return fail(Status(ErrorCode::kInternal, st.key + ": read-ahead lost a chunk"));
   st.next_offset = std::max(st.next_offset, end);
-  // A reader more than a chunk ahead of the hashing waits for it, or hashes itself when no one
-  // does: the chunks kept for hashing stay within a chunk of the reader, as memory must.
-  while (st.verifier && !st.verify_abandoned && st.fed_to + st.params.chunk_size < offset) {
+  // A reader more than HashingLag() ahead of the hashing waits for it, or hashes itself when no
+  // one does: the chunks kept for hashing stay within that of the reader, as memory must.
+  while (st.verifier && !st.verify_abandoned && st.fed_to + st.HashingLag() < offset) {
     if (st.feeding) {
       st.cv.wait(lock);
       continue;
     }
     const uint64_t before = st.fed_to;
-    st.FeedVerifier(lock);
+    st.FeedVerifier(lock, true);
     if (st.fed_to == before) break;  // nothing ready to hash: go on (the check may still finish)
   }
   st.Advance(offset);
@@ -423,7 +460,7 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
       return !st.feeding && std::all_of(st.chunks.begin(), st.chunks.end(),
                                         [](const auto& c) { return c.second->ready; });
     });
-    st.FeedVerifier(lock);  // what no fetch fed (normally nothing)
+    st.FeedVerifier(lock, true);  // what no fetch fed (normally nothing)
   }
   if (Status c = st.CheckEnd(); !c.ok()) return fail(c);
   return Status::Ok();

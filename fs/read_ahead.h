@@ -21,9 +21,12 @@
 // - Integrity: bytes fetched front to back are fed, in order, to an ObjectVerifier; the read that
 //   returns the last byte of the object fails with kCorrupt if they do not match the ETag (S3
 //   gives no checksum for a range). Readers that skip around are not verified. The hashing runs
-//   on the pool thread whose fetch completed, not on the reader's path; a reader waits for it
-//   only when it is more than chunk_size ahead of it (so the chunks kept for hashing stay
-//   bounded) and at the object's last byte.
+//   on the pool thread whose fetch completed, not on the reader's path. On an object of three
+//   parts or more it waits until verify_batch bytes are ready, while the budget has room for
+//   half of that, and then hashes the parts they cover side by side. A reader waits for the
+//   hashing only at the object's last byte and when it is ahead of it by more than a batch (a
+//   chunk when not batching, min_window when the budget cannot pay for a chunk): the chunks kept
+//   for hashing stay bounded.
 //
 // Threading: Read is thread-safe (the kernel may send several reads of one handle at once);
 // background fetches keep the shared state alive, so a ReadAhead may be destroyed at any time.
@@ -58,6 +61,10 @@ struct ReadAheadParams {
   DiskCache* cache = nullptr;         // optional; must outlive the ReadAhead's fetches
   uint64_t cache_block = 1ull << 20;  // alignment of cached blocks (with a cache)
   BufferPool* buffers = nullptr;      // optional; chunk buffers come from and go back to it
+  // Ready bytes the hashing collects before it hashes them at once, their parts side by side
+  // (s3::Md5UpdateMany); 0 hashes every chunk as it arrives. The reader may be this much ahead
+  // of the hashing, so the chunks kept for it reach this size.
+  uint64_t verify_batch = 0;
 };
 
 class ReadAhead {

@@ -413,6 +413,47 @@ TEST_F(ReadAheadTest, TheDeclaredPartLayoutVerifiesPartsOfGrowingSize) {
   EXPECT_EQ(read_all(memory_, std::nullopt).code(), ErrorCode::kCorrupt);
 }
 
+// With verify_batch the hashing waits until that many bytes are ready and hashes the parts they
+// cover side by side: a changed byte in any part is still found at the end, and the chunks kept
+// for the hashing stay within the reader's lag (window + verify_batch + a chunk).
+TEST_F(ReadAheadTest, BatchedHashingFindsAChangedByteInAnyPartWithinItsMemory) {
+  const s3::PartLayout layout{5 * kMiB, 0};
+  std::string data = Pattern(41 * kMiB + 3, 14);  // 9 parts
+  std::string etag = PutInParts(memory_, "batched", data, layout, {});
+  ASSERT_TRUE(etag.ends_with("-9\"")) << etag;
+  auto read_all = [&](s3::ObjectClient& client, MemoryBudget& budget) {
+    ReadAheadParams params = Params();
+    params.layout = layout;
+    params.verify_batch = 12 * kMiB;
+    ReadAhead reader(client, pool_, budget, "batched", etag, data.size(), params);
+    std::string back;
+    std::string out;
+    for (;;) {
+      Status s = reader.Read(back.size(), 512 << 10, &out);
+      if (!s.ok()) return s;
+      if (out.empty()) break;
+      back += out;
+    }
+    EXPECT_TRUE(back == data);
+    return Status::Ok();
+  };
+  MemoryBudget roomy(256 * kMiB);
+  EXPECT_TRUE(read_all(memory_, roomy).ok());
+  EXPECT_LE(roomy.peak(), 24 * kMiB);
+  for (uint64_t at : {3 * kMiB, 17 * kMiB + 1, 40 * kMiB, data.size() - 1}) {
+    FlippingClient flipping(memory_, at);
+    MemoryBudget budget(256 * kMiB);
+    EXPECT_EQ(read_all(flipping, budget).code(), ErrorCode::kCorrupt) << "byte " << at;
+  }
+  // A budget too small for a batch: what is ready is hashed at once, and the reader keeps no
+  // more than min_window unhashed beyond what the budget pays for.
+  MemoryBudget tight(4 * kMiB);
+  EXPECT_TRUE(read_all(memory_, tight).ok());
+  FlippingClient flipping(memory_, 29 * kMiB);
+  MemoryBudget tight_too(4 * kMiB);
+  EXPECT_EQ(read_all(flipping, tight_too).code(), ErrorCode::kCorrupt);
+}
+
 // --- the Filesystem streaming through them ---
 
 class StreamingFilesystemTest : public ::testing::Test {
