@@ -169,6 +169,14 @@ ErrorCode CurlErrorCode(CURLcode code) {
     // answer that is not HTTP/1.x ("Received HTTP/0.9"), a server fault like any other (kNetwork).
     case CURLE_OUT_OF_MEMORY:
       return ErrorCode::kInternal;
+    // The server's certificate is not trusted (unknown authority, expired, another host name)
+    // or the CA bundle cannot be read: a setting to fix, not a fault to retry.
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+      return ErrorCode::kConfig;
     default:
       return ErrorCode::kNetwork;
   }
@@ -279,7 +287,10 @@ Status HttpTransport::Perform(const HttpRequest& request, HttpResponse* response
   if (http_code != 0) response->status = static_cast<int>(http_code);
   if (rc != CURLE_OK) {
     if (!ex.abort_status.ok()) return ex.abort_status;
-    std::string message = std::string("curl: ") + curl_easy_strerror(rc);
+    std::string message = CurlErrorCode(rc) == ErrorCode::kConfig
+                              ? std::string("the server's TLS certificate is refused: curl: ")
+                              : std::string("curl: ");
+    message += curl_easy_strerror(rc);
     if (error_buffer[0] != '\0') message += std::string(" (") + error_buffer + ")";
     if (rc == CURLE_PARTIAL_FILE && ex.content_length) {
       message += ": body ended after " + std::to_string(response->body_bytes) + " of " +

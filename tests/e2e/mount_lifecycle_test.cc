@@ -21,9 +21,11 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "support/e2e.h"
 #include "support/fault_proxy.h"
+#include "support/tls_server.h"
 
 namespace spacesfs {
 namespace {
@@ -173,6 +175,19 @@ class MountLifecycleTest : public ::testing::Test {
     return ready->at;
   }
 
+  // Mounts team-a with a profile of a made-up key at endpoint; what the command printed, and
+  // how long it took, in seconds.
+  std::pair<testing::CommandResult, double> MountAt(const std::string& endpoint) {
+    testing::WriteCredentialFile(credentials_, "[elsewhere]\naccess_key_id = AKIAEXAMPLE\n"
+                                               "secret_access_key = x\nendpoint = " + endpoint +
+                                               "\ngrant = team-a:read\n");
+    auto start = Clock::now();
+    testing::CommandResult r =
+        RunShell(std::string(SPACESFS_BINARY) + " team-a " + ShellQuote(mnt_) + " -o " +
+                 ShellQuote("profile=elsewhere,credentials=" + credentials_));
+    return {r, std::chrono::duration<double>(Clock::now() - start).count()};
+  }
+
   testing::TempDir dir_;
   std::string credentials_;
   std::string mnt_;
@@ -237,15 +252,7 @@ TEST_F(MountLifecycleTest, SilentEndpointFailsWithinSecondsWithOneLine) {
   socklen_t len = sizeof addr;
   ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   const std::string endpoint = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-  testing::WriteCredentialFile(credentials_, "[silent]\naccess_key_id = AKIAEXAMPLE\n"
-                                             "secret_access_key = x\nendpoint = " + endpoint +
-                                             "\ngrant = team-a:read\n");
-
-  auto start = Clock::now();
-  testing::CommandResult r =
-      RunShell(std::string(SPACESFS_BINARY) + " team-a " + ShellQuote(mnt_) + " -o " +
-               ShellQuote("profile=silent,credentials=" + credentials_));
-  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  auto [r, seconds] = MountAt(endpoint);
   std::printf("silent endpoint: the mount failed after %.1f s: %s", seconds, r.output.c_str());
   EXPECT_LT(seconds, 30.0) << r.output;
   EXPECT_NE(r.exit_code, 0);
@@ -253,6 +260,26 @@ TEST_F(MountLifecycleTest, SilentEndpointFailsWithinSecondsWithOneLine) {
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   EXPECT_FALSE(testing::IsMounted(mnt_));
   close(listener);
+}
+
+// An https endpoint whose certificate no trusted authority signed: the mount fails at once (no
+// retries) with one line that says the certificate was refused, and nothing is mounted.
+TEST_F(MountLifecycleTest, UntrustedTlsCertificateFailsAtOnceWithOneLine) {
+  signal(SIGPIPE, SIG_IGN);  // the test server may write to a connection the client dropped
+  testing::TestCertificates certs(dir_.path());
+  ASSERT_TRUE(certs.ok()) << "openssl could not make the test certificates";
+  testing::TlsServer server(certs.Path("localhost.pem"), certs.Path("localhost.key"));
+  ASSERT_TRUE(server.ok());
+  auto [r, seconds] = MountAt("https://localhost:" + std::to_string(server.port()));
+  std::printf("untrusted certificate: the mount failed after %.1f s: %s", seconds, r.output.c_str());
+  EXPECT_LT(seconds, 10.0) << r.output;
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("TLS certificate is refused"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("certificate problem"), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_EQ(server.connections(), 1) << "a refused certificate is not retried";
+  EXPECT_EQ(server.requests(), 0);
+  EXPECT_FALSE(testing::IsMounted(mnt_));
 }
 
 // READY=1 arrives once the mount is live (the mount point is a FUSE mount at the moment it
