@@ -287,9 +287,12 @@ Status HttpTransport::Perform(const HttpRequest& request, HttpResponse* response
   if (http_code != 0) response->status = static_cast<int>(http_code);
   if (rc != CURLE_OK) {
     if (!ex.abort_status.ok()) return ex.abort_status;
-    std::string message = CurlErrorCode(rc) == ErrorCode::kConfig
-                              ? std::string("the server's TLS certificate is refused: curl: ")
-                              : std::string("curl: ");
+    std::string message = "curl: ";
+    if (rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CRL_BADFILE) {
+      message = "the TLS CA bundle or CRL file cannot be used: " + message;
+    } else if (CurlErrorCode(rc) == ErrorCode::kConfig) {
+      message = "the server's TLS certificate is refused: " + message;
+    }
     message += curl_easy_strerror(rc);
     if (error_buffer[0] != '\0') message += std::string(" (") + error_buffer + ")";
     if (rc == CURLE_PARTIAL_FILE && ex.content_length) {
