@@ -71,13 +71,6 @@ std::string Md5(std::string_view data) {
   return Final(md5.get());
 }
 
-Md5Stream::Md5Stream() : ctx_(NewCtx(EVP_md5()).release()) {}
-Md5Stream::~Md5Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
-void Md5Stream::Update(std::string_view data) {
-  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
-}
-std::string Md5Stream::FinalRaw() { return Final(static_cast<EVP_MD_CTX*>(ctx_)); }
-
 bool EtagsEqual(std::string_view a, std::string_view b) {
   a = UnquoteEtag(a);
   b = UnquoteEtag(b);

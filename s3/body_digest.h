@@ -23,19 +23,7 @@ Result<BodyDigest> DigestBody(const BodySource& body, bool with_sha256, bool wit
 
 std::string Md5(std::string_view data);  // 16 raw bytes
 
-// MD5 over data that arrives in pieces (a GET body being streamed).
-class Md5Stream {
- public:
-  Md5Stream();
-  ~Md5Stream();
-  Md5Stream(const Md5Stream&) = delete;
-  Md5Stream& operator=(const Md5Stream&) = delete;
-  void Update(std::string_view data);
-  std::string FinalRaw();  // 16 raw bytes; call once
-
- private:
-  void* ctx_;  // EVP_MD_CTX
-};
+// MD5 over data that arrives in pieces: s3::Md5Lane (s3/md5_lanes.h).
 
 // Equal ETags, ignoring quotes and the case of hex digits.
 bool EtagsEqual(std::string_view a, std::string_view b);

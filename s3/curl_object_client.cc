@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "s3/body_digest.h"
+#include "s3/md5_lanes.h"
 #include "s3/metadata_headers.h"
 #include "s3/sigv4.h"
 #include "s3/xml_codec.h"
@@ -244,7 +245,7 @@ Result<ObjectInfo> CurlObjectClient::GetObject(const GetObjectRequest& request,
   // A whole-object GET of a single-part object is checked against its ETag (the body's MD5), so a
   // byte changed in transit is an error, never data.
   // Small ones are held back until the MD5 matches, so a damaged answer can be retried.
-  std::optional<Md5Stream> body_md5;
+  std::optional<Md5Lane> body_md5;
   bool hold_back = false;
   std::string held;
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "s3/body_digest.h"
+#include "s3/md5_lanes.h"
 
 namespace spacesfs::s3 {
 namespace {
@@ -133,7 +134,7 @@ Result<ObjectInfo> DownloadToFd(ObjectClient& client, const std::string& key, in
   }
   // Ranged GETs carry no checksum; a single-part object's ETag is the MD5 of all of it.
   if (IsPlainMd5Etag(info->etag)) {
-    Md5Stream md5;
+    Md5Lane md5;
     std::string buffer(1 << 20, '\0');
     for (uint64_t offset = 0; offset < size;) {
       ssize_t n = pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(offset));
