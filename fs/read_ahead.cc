@@ -179,7 +179,8 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
     }
     if (!lease.held()) {
       if (fetched_end >= needed_end) return;  // only fetch ahead within the budget
-      // What the reader waits for, outside the budget (at most min_window per read in flight).
+      // What the reader waits for, outside the budget: at most min_window per read in flight,
+      // plus the gap a read that overtook another leaves (itself at most min_window).
       len = ChunkEnd(std::min(std::max(needed_end - fetched_end, params.min_window),
                               size - fetched_end) + fetched_end) - fetched_end;
     }
@@ -384,6 +385,11 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
   bool in_window = !st.chunks.empty() && offset >= first_start && offset <= st.fetched_end;
   bool near_next = st.sequential && offset >= st.next_offset &&
                    offset <= st.next_offset + st.params.min_window;
+  // Just past what was fetched, as when the kernel's next read overtakes the one before it while
+  // the budget lets nothing be fetched ahead: the run goes on (its fetch covers the gap), rather
+  // than restarting there and dropping the chunks the read overtaken is waiting for.
+  bool extends_run = st.sequential && near_next && offset >= first_start &&
+                     offset <= st.fetched_end + st.params.min_window;
   bool sequential = offset == 0 || offset == st.next_offset || in_window || near_next;
   if (!sequential) {
     st.sequential = false;
@@ -403,7 +409,7 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
     keep->push_back(std::move(bytes));
     return Status::Ok();
   }
-  if (!st.sequential || !in_window) {
+  if (!st.sequential || !(in_window || extends_run)) {
     // A new sequential run starts here.
     st.DropAll();
     st.sequential = true;

@@ -387,6 +387,51 @@ TEST_F(ReadAheadTest, ConcurrentOutOfOrderReadsAreServedAndVerified) {
   for (auto& p : parts) back += p;
   EXPECT_TRUE(back == data);
 }
+// With the budget spent, nothing is fetched ahead: the kernel's next read can reach the daemon
+// before the one it follows, just past what was fetched. The run must go on over that gap (one
+// fetch, each byte once, still verified), not restart there and drop what the overtaken read
+// waits for.
+TEST_F(ReadAheadTest, AReadOvertakingItsPredecessorWithTheBudgetSpentKeepsTheRun) {
+  const uint64_t kRead = 128 << 10;
+  std::string data = Pattern(3 * kMiB, 15);
+  PutObject(memory_, "o", data);
+  const uint64_t flip_at = 2 * kMiB + 77;
+  for (bool flip : {false, true}) {
+    MemoryBudget spent(4 * kMiB);
+    MemoryBudget::Lease all = spent.TryAcquire(4 * kMiB);
+    ASSERT_TRUE(all.held());
+    FlippingClient client(memory_, flip ? flip_at : data.size());
+    ReadAhead reader(client, pool_, spent, "o", memory_.Info("o")->etag, data.size(), Params());
+    std::string back(data.size(), '\0');
+    Status last;
+    // 0, then groups of three reads with the third first: 384K, 128K, 256K, 768K, 512K, 640K, ...
+    // Each third read starts a read past the 256 KiB (min_window) fetched for the one before.
+    std::vector<uint64_t> order{0};
+    for (uint64_t g = kRead; g < data.size(); g += 3 * kRead) {
+      for (uint64_t off : {g + 2 * kRead, g, g + kRead}) {
+        if (off < data.size()) order.push_back(off);
+      }
+    }
+    ASSERT_EQ(order.size(), data.size() / kRead);
+    for (uint64_t off : order) {
+      Result<std::string> r = reader.Read(off, kRead);
+      if (!r.ok()) {
+        last = r.status();
+        break;
+      }
+      back.replace(off, r->size(), *r);
+    }
+    if (flip) {
+      EXPECT_EQ(last.code(), ErrorCode::kCorrupt) << last.ToString();
+      continue;
+    }
+    ASSERT_TRUE(last.ok()) << last.ToString();
+    EXPECT_TRUE(back == data);
+    EXPECT_EQ(client.bytes_downloaded(), data.size()) << "bytes fetched twice";
+    EXPECT_LE(client.requests(), data.size() / Params().min_window + 1);
+  }
+}
+
 TEST_F(ReadAheadTest, TheDeclaredPartLayoutVerifiesPartsOfGrowingSize) {
   std::string data = Pattern(kGrowingSize, 9);
   std::string etag = PutInParts(memory_, "g", data, kGrowing, {});
