@@ -135,8 +135,8 @@ struct ReadAhead::State {
     if (Batching()) return std::max(params.chunk_size, verify_batch);
     return FreeBudget() >= params.chunk_size ? params.chunk_size : params.min_window;
   }
-  // REQUIRES mu. Drops chunks behind offset (keeping min_window behind it, and any the verifier
-  // has yet to hash).
+  // REQUIRES mu. Drops chunks behind offset (keeping reorder_window behind it, and any the
+  // verifier has yet to hash).
   void Advance(uint64_t offset);
   void DropAll() {
     chunks.clear();
@@ -180,7 +180,7 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
     if (!lease.held()) {
       if (fetched_end >= needed_end) return;  // only fetch ahead within the budget
       // What the reader waits for, outside the budget: at most min_window per read in flight,
-      // plus the gap a read that overtook another leaves (itself at most min_window).
+      // plus the gap a read that overtook others leaves (at most reorder_window).
       len = ChunkEnd(std::min(std::max(needed_end - fetched_end, params.min_window),
                               size - fetched_end) + fetched_end) - fetched_end;
     }
@@ -316,10 +316,11 @@ void ReadAhead::State::FeedVerifier(std::unique_lock<std::mutex>& lock, bool wha
 }
 
 void ReadAhead::State::Advance(uint64_t offset) {
-  // Keep min_window behind the reader for reads the kernel sent out of order.
+  // Keep reorder_window behind the reader for reads the kernel sent out of order.
+  const uint64_t keep_behind = std::max(params.min_window, params.reorder_window);
   while (!chunks.empty()) {
     const Chunk& first = *chunks.begin()->second;
-    if (!first.ready || first.start + first.len + params.min_window > offset) break;
+    if (!first.ready || first.start + first.len + keep_behind > offset) break;
     if (verifier && fed_to < first.start + first.len) {
       if (fed_to >= first.start) break;  // kept until the verifier has hashed it
       // Bytes before it were never fetched in this run: the object cannot be checked in order.
@@ -383,13 +384,13 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
   }
   uint64_t first_start = st.chunks.empty() ? st.fetched_end : st.chunks.begin()->first;
   bool in_window = !st.chunks.empty() && offset >= first_start && offset <= st.fetched_end;
-  bool near_next = st.sequential && offset >= st.next_offset &&
-                   offset <= st.next_offset + st.params.min_window;
-  // Just past what was fetched, as when the kernel's next read overtakes the one before it while
-  // the budget lets nothing be fetched ahead: the run goes on (its fetch covers the gap), rather
-  // than restarting there and dropping the chunks the read overtaken is waiting for.
-  bool extends_run = st.sequential && near_next && offset >= first_start &&
-                     offset <= st.fetched_end + st.params.min_window;
+  const uint64_t reorder = std::max(st.params.min_window, st.params.reorder_window);
+  bool near_next = st.sequential && offset >= st.next_offset && offset <= st.next_offset + reorder;
+  // Past what was fetched, as when the kernel's later reads overtake earlier ones while the
+  // budget lets nothing be fetched ahead: the run goes on (its fetch covers the gap), rather than
+  // restarting there, which would drop the chunks the overtaken reads wait for and so end the
+  // ETag check of a file read front to back.
+  bool extends_run = near_next && offset >= first_start;
   bool sequential = offset == 0 || offset == st.next_offset || in_window || near_next;
   if (!sequential) {
     st.sequential = false;

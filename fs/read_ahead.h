@@ -56,6 +56,11 @@ struct ReadAheadParams {
   uint64_t min_window = 1ull << 20;   // first chunk; also the least read ahead of a sequential run
   uint64_t max_window = 64ull << 20;  // most bytes fetched ahead of the reader
   uint64_t chunk_size = 8ull << 20;   // largest single GET
+  // How far the kernel's reads of one handle arrive out of order (its read-ahead requests are
+  // answered by several threads, and the budget spent makes each wait for its own GET): a read up
+  // to this far past the last one goes on with the run, and the chunks this far behind the
+  // newest read are kept for the reads it overtook. At least min_window.
+  uint64_t reorder_window = 4ull << 20;
   bool verify = true;                 // check sequential reads against the ETag
   std::optional<s3::PartLayout> layout;  // how the uploader cut the object, if it declared it
   DiskCache* cache = nullptr;         // optional; must outlive the ReadAhead's fetches

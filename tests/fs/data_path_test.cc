@@ -387,10 +387,9 @@ TEST_F(ReadAheadTest, ConcurrentOutOfOrderReadsAreServedAndVerified) {
   for (auto& p : parts) back += p;
   EXPECT_TRUE(back == data);
 }
-// With the budget spent, nothing is fetched ahead: the kernel's next read can reach the daemon
-// before the one it follows, just past what was fetched. The run must go on over that gap (one
-// fetch, each byte once, still verified), not restart there and drop what the overtaken read
-// waits for.
+// With the budget spent, nothing is fetched ahead: the kernel's later reads can reach the daemon
+// before earlier ones, past what was fetched. The run must go on over that gap (one fetch, each
+// byte once, still verified), not restart there and drop what the overtaken reads wait for.
 TEST_F(ReadAheadTest, AReadOvertakingItsPredecessorWithTheBudgetSpentKeepsTheRun) {
   const uint64_t kRead = 128 << 10;
   std::string data = Pattern(3 * kMiB, 15);
@@ -404,11 +403,12 @@ TEST_F(ReadAheadTest, AReadOvertakingItsPredecessorWithTheBudgetSpentKeepsTheRun
     ReadAhead reader(client, pool_, spent, "o", memory_.Info("o")->etag, data.size(), Params());
     std::string back(data.size(), '\0');
     Status last;
-    // 0, then groups of three reads with the third first: 384K, 128K, 256K, 768K, 512K, 640K, ...
-    // Each third read starts a read past the 256 KiB (min_window) fetched for the one before.
+    // 0, then groups of five reads with the last first: 640K, 128K, 256K, 384K, 512K, 1280K, ...
+    // Each group's first read is 512 KiB past the end of the read before: past what was fetched
+    // and past min_window (256 KiB), within reorder_window.
     std::vector<uint64_t> order{0};
-    for (uint64_t g = kRead; g < data.size(); g += 3 * kRead) {
-      for (uint64_t off : {g + 2 * kRead, g, g + kRead}) {
+    for (uint64_t g = kRead; g < data.size(); g += 5 * kRead) {
+      for (uint64_t off : {g + 4 * kRead, g, g + kRead, g + 2 * kRead, g + 3 * kRead}) {
         if (off < data.size()) order.push_back(off);
       }
     }
