@@ -50,20 +50,41 @@ bench_server_down() {
   fi
 }
 
+CLK_TCK=$(getconf CLK_TCK)
+
+# CPU seconds (user+system) the server's processes (radosgw, ceph-osd, ceph-mon of this cluster)
+# have used so far.
+server_cpu() {
+  local pid total=0
+  for pid in $(pgrep -f -- "-c $CEPH_DIR/ceph.conf"); do
+    total=$(awk -v t="$CLK_TCK" -v sum="$total" '{sub(/^.*\) /, ""); printf "%.3f", sum + ($12 + $13) / t}' "/proc/$pid/stat" 2>/dev/null || echo "$total")
+  done
+  echo "$total"
+}
+
 # Collects the server's garbage now (the objects earlier workloads deleted or replaced, which
-# radosgw otherwise removes in the background, during later workloads) and waits until no OSD is
-# full (a full memstore OSD blocks writes instead of failing them). Returns 1, the reason in
-# SETTLE_WHY, if one is still full after 120 s.
+# radosgw otherwise removes in the background, during later workloads), waits until no OSD is
+# full (a full memstore OSD blocks writes instead of failing them), then until the server is idle
+# (under 0.1 s of CPU in a second, or 30 s): after the seed upload it worked on for several more
+# seconds, which the first workload paid for. Returns 1, the reason in SETTLE_WHY, if an OSD is
+# still full after 120 s.
 bench_server_settle() {
-  local conf=$CEPH_DIR/ceph.conf health="" i
+  local conf=$CEPH_DIR/ceph.conf health="" i c0 c1
   radosgw-admin -c "$conf" gc process --include-all >/dev/null 2>&1 || true
   for ((i = 0; i < 120; i++)); do
     health=$(timeout 10 ceph -c "$conf" health 2>/dev/null)
-    [[ $health =~ (^|[^a-z])[0-9]+\ full\ osd ]] || return 0
+    [[ $health =~ (^|[^a-z])[0-9]+\ full\ osd ]] || break
     sleep 1
   done
-  SETTLE_WHY="the server is full ($health); raise MEMSTORE_BYTES (now $MEMSTORE_BYTES)"
-  return 1
+  if ((i == 120)); then
+    SETTLE_WHY="the server is full ($health); raise MEMSTORE_BYTES (now $MEMSTORE_BYTES)"
+    return 1
+  fi
+  for ((i = 0; i < 30; i++)); do
+    c0=$(server_cpu); sleep 1; c1=$(server_cpu)
+    awk -v a="$c0" -v b="$c1" 'BEGIN {exit !(b - a < 0.1)}' && break
+  done
+  return 0
 }
 
 # Creates BUCKET as the owner if it does not exist (any user may; the owner is the one the bench uses).
