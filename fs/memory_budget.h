@@ -4,7 +4,9 @@
 //
 // Nothing blocks on it: TryAcquire either takes bytes or fails, and the caller then degrades (a
 // reader fetches only what the kernel asked for; a writer stages on disk or waits for its own
-// in-flight parts). That makes it deadlock-free by construction.
+// in-flight parts). That makes it deadlock-free by construction. What a reader must have even
+// then is taken with Force, which may go over the limit: until the bytes over it are returned,
+// TryAcquire gives nothing, so the overshoot is paid back before anything new is taken.
 //
 // Threading: thread-safe (atomics). A Lease returns its bytes when destroyed.
 #pragma once
@@ -58,6 +60,15 @@ class MemoryBudget {
       if (used + bytes > limit_) return Lease();
     } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
     uint64_t now = used + bytes;
+    uint64_t peak = peak_.load(std::memory_order_relaxed);
+    while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+    return Lease(this, bytes);
+  }
+
+  // A lease of bytes even beyond the limit (what a reader waits for when the budget is spent).
+  Lease Force(uint64_t bytes) {
+    uint64_t now = used_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
     uint64_t peak = peak_.load(std::memory_order_relaxed);
     while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
     }

@@ -26,6 +26,7 @@ struct Chunk {
   uint64_t start = 0;
   uint64_t len = 0;
   bool ready = false;  // data (or error) is final
+  uint64_t served = 0;  // bytes handed to reads (guarded by the State's mu)
   Status error;
   std::string data;
   MemoryBudget::Lease lease;
@@ -135,8 +136,9 @@ struct ReadAhead::State {
     if (Batching()) return std::max(params.chunk_size, verify_batch);
     return FreeBudget() >= params.chunk_size ? params.chunk_size : params.min_window;
   }
-  // REQUIRES mu. Drops chunks behind offset (keeping reorder_window behind it, and any the
-  // verifier has yet to hash).
+  // REQUIRES mu. Drops chunks behind offset: kept are min_window behind it, reorder_window
+  // behind it those with bytes no read has taken yet (the reads offset overtook), and any the
+  // verifier has yet to hash.
   void Advance(uint64_t offset);
   void DropAll() {
     chunks.clear();
@@ -177,14 +179,19 @@ void ReadAhead::State::FetchAhead(uint64_t needed_end, uint64_t target,
     } else {
       lease = budget.TryAcquire(len);
     }
+    bool forced = false;
     if (!lease.held()) {
       if (fetched_end >= needed_end) return;  // only fetch ahead within the budget
-      // What the reader waits for, outside the budget: at most min_window per read in flight,
-      // plus the gap a read that overtook others leaves (at most reorder_window).
+      // What the reader waits for, taken beyond the budget: at most min_window per read in
+      // flight, plus the gap a read that overtook others leaves (at most reorder_window). Its
+      // lease keeps others from taking more until the budget is back under its limit, and its
+      // buffer is freed after use, not pooled.
       len = ChunkEnd(std::min(std::max(needed_end - fetched_end, params.min_window),
                               size - fetched_end) + fetched_end) - fetched_end;
+      lease = budget.Force(len);
+      forced = true;
     }
-    auto chunk = std::make_shared<Chunk>(params.buffers);
+    auto chunk = std::make_shared<Chunk>(forced ? nullptr : params.buffers);
     chunk->start = fetched_end;
     chunk->len = len;
     chunk->lease = std::move(lease);
@@ -316,11 +323,14 @@ void ReadAhead::State::FeedVerifier(std::unique_lock<std::mutex>& lock, bool wha
 }
 
 void ReadAhead::State::Advance(uint64_t offset) {
-  // Keep reorder_window behind the reader for reads the kernel sent out of order.
-  const uint64_t keep_behind = std::max(params.min_window, params.reorder_window);
+  // Keep min_window behind the reader for reads the kernel sent out of order, and up to
+  // reorder_window a chunk such a read has yet to take bytes from.
+  const uint64_t reorder = std::max(params.min_window, params.reorder_window);
   while (!chunks.empty()) {
     const Chunk& first = *chunks.begin()->second;
-    if (!first.ready || first.start + first.len + keep_behind > offset) break;
+    if (!first.ready) break;
+    const uint64_t keep_behind = first.served >= first.len ? params.min_window : reorder;
+    if (first.start + first.len + keep_behind > offset) break;
     if (verifier && fed_to < first.start + first.len) {
       if (fed_to >= first.start) break;  // kept until the verifier has hashed it
       // Bytes before it were never fetched in this run: the object cannot be checked in order.
@@ -441,6 +451,7 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
       return fail(error);
     }
     uint64_t take = std::min(end, chunk->start + chunk->len) - pos;
+    chunk->served += take;
     // A ready chunk's data is final: the view stays valid while keep holds the chunk.
     pieces->push_back(std::string_view(chunk->data).substr(pos - chunk->start, take));
     keep->push_back(std::move(chunk));
