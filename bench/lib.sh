@@ -52,14 +52,18 @@ bench_server_down() {
 
 CLK_TCK=$(getconf CLK_TCK)
 
-# CPU seconds (user+system) the server's processes (radosgw, ceph-osd, ceph-mon of this cluster)
-# have used so far.
-server_cpu() {
+# proc_cpu PID...: CPU seconds (user+system) the processes have used so far (0 for one gone).
+proc_cpu() {
   local pid total=0
-  for pid in $(pgrep -f -- "-c $CEPH_DIR/ceph.conf"); do
+  for pid in "$@"; do
     total=$(awk -v t="$CLK_TCK" -v sum="$total" '{sub(/^.*\) /, ""); printf "%.3f", sum + ($12 + $13) / t}' "/proc/$pid/stat" 2>/dev/null || echo "$total")
   done
   echo "$total"
+}
+# The same for the server's processes (radosgw, ceph-osd, ceph-mon of this cluster).
+server_cpu() {
+  # shellcheck disable=SC2046  # one word per pid
+  proc_cpu $(pgrep -f -- "-c $CEPH_DIR/ceph.conf")
 }
 
 # Collects the server's garbage now (the objects earlier workloads deleted or replaced, which

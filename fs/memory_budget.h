@@ -59,19 +59,13 @@ class MemoryBudget {
     do {
       if (used + bytes > limit_) return Lease();
     } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
-    uint64_t now = used + bytes;
-    uint64_t peak = peak_.load(std::memory_order_relaxed);
-    while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-    }
+    RecordPeak(used + bytes);
     return Lease(this, bytes);
   }
 
   // A lease of bytes even beyond the limit (what a reader waits for when the budget is spent).
   Lease Force(uint64_t bytes) {
-    uint64_t now = used_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-    uint64_t peak = peak_.load(std::memory_order_relaxed);
-    while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-    }
+    RecordPeak(used_.fetch_add(bytes, std::memory_order_relaxed) + bytes);
     return Lease(this, bytes);
   }
 
@@ -81,6 +75,11 @@ class MemoryBudget {
 
  private:
   void Release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  void RecordPeak(uint64_t now) {
+    uint64_t peak = peak_.load(std::memory_order_relaxed);
+    while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+  }
 
   const uint64_t limit_;
   std::atomic<uint64_t> used_{0};

@@ -83,6 +83,7 @@ struct ReadAhead::State {
   const std::string etag;
   const uint64_t size;
   const ReadAheadParams params;
+  const uint64_t reorder_window = std::max(params.min_window, params.reorder_window);
   uint64_t verify_batch = 0;  // params.verify_batch for an object of three parts or more
 
   std::mutex mu;
@@ -325,11 +326,10 @@ void ReadAhead::State::FeedVerifier(std::unique_lock<std::mutex>& lock, bool wha
 void ReadAhead::State::Advance(uint64_t offset) {
   // Keep min_window behind the reader for reads the kernel sent out of order, and up to
   // reorder_window a chunk such a read has yet to take bytes from.
-  const uint64_t reorder = std::max(params.min_window, params.reorder_window);
   while (!chunks.empty()) {
     const Chunk& first = *chunks.begin()->second;
     if (!first.ready) break;
-    const uint64_t keep_behind = first.served >= first.len ? params.min_window : reorder;
+    const uint64_t keep_behind = first.served >= first.len ? params.min_window : reorder_window;
     if (first.start + first.len + keep_behind > offset) break;
     if (verifier && fed_to < first.start + first.len) {
       if (fed_to >= first.start) break;  // kept until the verifier has hashed it
@@ -394,8 +394,8 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
   }
   uint64_t first_start = st.chunks.empty() ? st.fetched_end : st.chunks.begin()->first;
   bool in_window = !st.chunks.empty() && offset >= first_start && offset <= st.fetched_end;
-  const uint64_t reorder = std::max(st.params.min_window, st.params.reorder_window);
-  bool near_next = st.sequential && offset >= st.next_offset && offset <= st.next_offset + reorder;
+  bool near_next = st.sequential && offset >= st.next_offset &&
+                   offset <= st.next_offset + st.reorder_window;
   // Past what was fetched, as when the kernel's later reads overtake earlier ones while the
   // budget lets nothing be fetched ahead: the run goes on (its fetch covers the gap), rather than
   // restarting there, which would drop the chunks the overtaken reads wait for and so end the
