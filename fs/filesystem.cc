@@ -107,6 +107,9 @@ Counters Filesystem::Impl::GetCounters() const {
   c.read_buffers_new = buffers_.allocated();
   c.memory_in_use = budget_.used() - std::min<uint64_t>(budget_.used(), c.memory_idle);
   c.memory_peak = budget_.peak();
+  const s3::Md5HashingCounts hashed = s3::Md5JoinedCounts();
+  c.verify_lane_bytes = hashed.lane_bytes;
+  c.verify_serial_bytes = hashed.serial_bytes;
   return c;
 }
 

@@ -267,6 +267,10 @@ struct Counters {
   uint64_t memory_idle = 0;       // bytes of it held by idle read buffers kept for reuse
   uint64_t memory_peak = 0;       // the most held at once (in use and idle)
   uint64_t read_buffers_new = 0;  // read chunk buffers made anew (not reused from idle ones)
+  // Bytes of read checks hashed in the MD5 vector lanes, and one stream at a time (the daemon's,
+  // s3::Md5JoinedCounts: every mount of the process).
+  uint64_t verify_lane_bytes = 0;
+  uint64_t verify_serial_bytes = 0;
 };
 
 class Filesystem {

@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -110,11 +112,16 @@ __attribute__((target("avx512f"))) void CompressLanes(LaneState& state,
   _mm512_store_si512(state.abcd[3], d);
 }
 
+// What an idle lane hashes (its result is thrown away).
+alignas(64) const unsigned char kIdleBlock[kBlock] = {};
+
 // Whole blocks of one stream still to hash, after its leading bytes completed a pending block.
+struct JoinedRequest;
 struct Job {
-  MD5_CTX* md5;
-  const unsigned char* next;
-  size_t blocks;
+  MD5_CTX* md5 = nullptr;
+  const unsigned char* next = nullptr;
+  size_t blocks = 0;
+  JoinedRequest* request = nullptr;  // Md5UpdateManyJoined's caller the job is hashed for
 };
 
 void LoadLane(LaneState& state, int lane, const MD5_CTX& md5) {
@@ -138,7 +145,6 @@ void StoreLane(const LaneState& state, int lane, size_t blocks_done, MD5_CTX* md
 // Hashes the jobs' whole blocks, up to 16 side by side; a lane whose job ends takes the next.
 // When fewer than kMinStreams jobs are left, the rest go through OpenSSL one by one.
 void HashJobsInLanes(std::vector<Job>& jobs) {
-  alignas(64) static const unsigned char kIdleBlock[kBlock] = {};
   LaneState state;
   std::array<Job*, kLanes> lane_job{};
   std::array<size_t, kLanes> lane_done{};  // blocks hashed since the lane took its job
@@ -189,18 +195,27 @@ void HashJobsInLanes(std::vector<Job>& jobs) {
   }
 }
 
-// The pieces of the threads in Md5UpdateManyJoined: whoever finds no pass running hashes all
-// that are pending, then wakes their owners.
+// Md5UpdateManyJoined's shared pass. Each caller turns its pieces into jobs (Job::request names
+// the caller's JoinedRequest) and queues them; whoever finds no pass running runs one. A pass
+// keeps the 16 lanes as full as it can: it takes queued jobs whenever lanes are free (not only
+// at its start), advances at most kSliceBlocks at a time so that newcomers get in soon, and
+// when fewer than kMinStreams jobs are left it hashes them through OpenSSL a slice at a time,
+// looking for newcomers between slices, instead of finishing them at once. Once the runner's
+// own jobs are done it hands the jobs still under way back to the queue (their MD5 states
+// saved) and returns; one of their owners, who wait, runs the next pass.
 struct JoinedRequest {
-  std::span<const Md5Piece> pieces;
-  bool done = false;
+  size_t unfinished = 0;  // jobs not yet hashed to their end (guarded by Joiner::mu)
+  bool done = false;      // guarded by Joiner::mu
 };
 
 struct Joiner {
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<JoinedRequest*> pending;  // guarded by mu
-  bool running = false;                 // guarded by mu
+  std::deque<Job> queued;                  // guarded by mu
+  std::atomic<bool> has_queued{false};     // a hint for the runner, set with mu held
+  bool running = false;                    // guarded by mu
+  std::atomic<uint64_t> lane_bytes{0};     // hashed in the vector lanes
+  std::atomic<uint64_t> serial_bytes{0};   // hashed by OpenSSL, one stream at a time
 };
 
 Joiner& TheJoiner() {
@@ -208,15 +223,123 @@ Joiner& TheJoiner() {
   return *joiner;
 }
 
-// One pass over the pending requests. noexcept: an allocation failure here ends the daemon
-// rather than leave waiting threads with half-hashed lanes.
-void HashJoined(const std::vector<JoinedRequest*>& batch) noexcept {
-  std::vector<Md5Piece> all;
-  for (const JoinedRequest* request : batch) {
-    all.insert(all.end(), request->pieces.begin(), request->pieces.end());
+// 256 KiB: the most one lane advances before the pass looks for queued jobs again.
+constexpr size_t kSliceBlocks = 4096;
+
+// One pass (see Joiner). noexcept: an allocation failure here ends the daemon rather than leave
+// waiting threads with half-hashed lanes.
+void RunJoinedPass(Joiner& joiner, const JoinedRequest& mine) noexcept {
+  LaneState state;
+  std::array<Job, kLanes> lane{};
+  std::array<bool, kLanes> busy{};
+  std::array<size_t, kLanes> lane_done{};  // blocks hashed since the lane took its job
+  const unsigned char* data[kLanes];
+  size_t stride[kLanes];
+  std::deque<Job> local;
+  std::vector<JoinedRequest*> finished;
+  bool mine_done = false;
+  uint64_t in_lanes = 0;
+  uint64_t serial = 0;
+  auto take_queued = [&] {
+    std::lock_guard lock(joiner.mu);
+    for (Job& job : joiner.queued) local.push_back(job);
+    joiner.queued.clear();
+    joiner.has_queued.store(false, std::memory_order_relaxed);
+  };
+  auto report_finished = [&] {
+    if (finished.empty()) return;
+    std::lock_guard lock(joiner.mu);
+    for (JoinedRequest* request : finished) {
+      if (--request->unfinished == 0) {
+        request->done = true;
+        mine_done = mine_done || request == &mine;
+      }
+    }
+    finished.clear();
+    joiner.cv.notify_all();
+  };
+  take_queued();
+  while (true) {
+    if (joiner.has_queued.load(std::memory_order_relaxed)) take_queued();
+    int active = 0;
+    for (int l = 0; l < kLanes; ++l) {
+      if (!busy[l] && !local.empty()) {
+        lane[l] = local.front();
+        local.pop_front();
+        busy[l] = true;
+        lane_done[l] = 0;
+        LoadLane(state, l, *lane[l].md5);
+      }
+      active += busy[l];
+    }
+    if (active == 0) break;
+    if (static_cast<size_t>(active) >= kMinStreams) {
+      size_t run = kSliceBlocks;
+      for (int l = 0; l < kLanes; ++l) {
+        if (busy[l]) run = std::min(run, lane[l].blocks);
+        data[l] = busy[l] ? lane[l].next : kIdleBlock;
+        stride[l] = busy[l] ? kBlock : 0;
+      }
+      CompressLanes(state, data, stride, run);
+      in_lanes += static_cast<uint64_t>(active) * run * kBlock;
+      for (int l = 0; l < kLanes; ++l) {
+        if (!busy[l]) continue;
+        lane[l].next += run * kBlock;
+        lane[l].blocks -= run;
+        lane_done[l] += run;
+        if (lane[l].blocks == 0) {
+          StoreLane(state, l, lane_done[l], lane[l].md5);
+          busy[l] = false;
+          finished.push_back(lane[l].request);
+        }
+      }
+    } else {
+      // Too few for the lanes to pay: a slice of each through OpenSSL, then look again.
+      for (int l = 0; l < kLanes; ++l) {
+        if (!busy[l]) continue;
+        Job& job = lane[l];
+        StoreLane(state, l, lane_done[l], job.md5);
+        size_t n = std::min(job.blocks, kSliceBlocks);
+        MD5_Update(job.md5, job.next, n * kBlock);
+        serial += n * kBlock;
+        job.next += n * kBlock;
+        job.blocks -= n;
+        lane_done[l] = 0;
+        if (job.blocks == 0) {
+          busy[l] = false;
+          finished.push_back(job.request);
+        } else {
+          LoadLane(state, l, *job.md5);
+        }
+      }
+    }
+    report_finished();
+    if (mine_done) {
+      // Hand the jobs under way back, in order, ahead of those queued since.
+      std::deque<Job> back;
+      for (int l = 0; l < kLanes; ++l) {
+        if (!busy[l]) continue;
+        StoreLane(state, l, lane_done[l], lane[l].md5);
+        back.push_back(lane[l]);
+      }
+      for (Job& job : local) back.push_back(job);
+      if (!back.empty()) {
+        std::lock_guard lock(joiner.mu);
+        joiner.queued.insert(joiner.queued.begin(), back.begin(), back.end());
+        joiner.has_queued.store(true, std::memory_order_relaxed);
+      }
+      break;
+    }
   }
-  Md5UpdateMany(all);
+  joiner.lane_bytes.fetch_add(in_lanes, std::memory_order_relaxed);
+  joiner.serial_bytes.fetch_add(serial, std::memory_order_relaxed);
 }
+
+// Cuts pieces into whole-block jobs (after completing any partial block a lane holds) and the
+// tails after the last whole block, which wait in the MD5_CTX for more (or for Final).
+void SplitIntoJobs(std::span<const Md5Piece> pieces, JoinedRequest* request,
+                   std::vector<Job>* jobs,
+                   std::vector<std::pair<MD5_CTX*, std::string_view>>* tails);
 
 }  // namespace
 
@@ -226,24 +349,37 @@ void Md5UpdateManyJoined(std::span<const Md5Piece> pieces) {
     return;
   }
   Joiner& joiner = TheJoiner();
-  JoinedRequest mine{pieces};
-  std::unique_lock lock(joiner.mu);
-  joiner.pending.push_back(&mine);
-  while (!mine.done) {
-    if (joiner.running) {
-      joiner.cv.wait(lock);
-      continue;
+  JoinedRequest mine;
+  std::vector<Job> jobs;
+  std::vector<std::pair<MD5_CTX*, std::string_view>> tails;
+  SplitIntoJobs(pieces, &mine, &jobs, &tails);
+  if (!jobs.empty()) {
+    std::unique_lock lock(joiner.mu);
+    mine.unfinished = jobs.size();
+    joiner.queued.insert(joiner.queued.end(), jobs.begin(), jobs.end());
+    joiner.has_queued.store(true, std::memory_order_relaxed);
+    while (!mine.done) {
+      if (joiner.running) {
+        joiner.cv.wait(lock);
+        continue;
+      }
+      joiner.running = true;
+      lock.unlock();
+      RunJoinedPass(joiner, mine);
+      lock.lock();
+      joiner.running = false;
+      joiner.cv.notify_all();  // jobs handed back wait for one of their owners
     }
-    joiner.running = true;
-    std::vector<JoinedRequest*> batch;
-    batch.swap(joiner.pending);
-    lock.unlock();
-    HashJoined(batch);
-    lock.lock();
-    for (JoinedRequest* request : batch) request->done = true;
-    joiner.running = false;
-    joiner.cv.notify_all();
   }
+  for (auto& [md5, tail] : tails) {
+    if (!tail.empty()) MD5_Update(md5, tail.data(), tail.size());
+  }
+}
+
+Md5HashingCounts Md5JoinedCounts() {
+  Joiner& joiner = TheJoiner();
+  return {joiner.lane_bytes.load(std::memory_order_relaxed),
+          joiner.serial_bytes.load(std::memory_order_relaxed)};
 }
 
 Md5Lane::Md5Lane() : ctx_(std::make_unique<Ctx>()) { MD5_Init(&ctx_->md5); }
@@ -278,10 +414,22 @@ void Md5UpdateMany(std::span<const Md5Piece> pieces, bool allow_vector) {
   }
   std::vector<Job> jobs;
   std::vector<std::pair<MD5_CTX*, std::string_view>> tails;
-  jobs.reserve(pieces.size());
-  tails.reserve(pieces.size());
+  SplitIntoJobs(pieces, nullptr, &jobs, &tails);
+  HashJobsInLanes(jobs);
+  for (auto& [md5, tail] : tails) {
+    if (!tail.empty()) MD5_Update(md5, tail.data(), tail.size());
+  }
+}
+
+namespace {
+
+void SplitIntoJobs(std::span<const Md5Piece> pieces, JoinedRequest* request,
+                   std::vector<Job>* jobs,
+                   std::vector<std::pair<MD5_CTX*, std::string_view>>* tails) {
+  jobs->reserve(pieces.size());
+  tails->reserve(pieces.size());
   for (const Md5Piece& piece : pieces) {
-    MD5_CTX* md5 = &piece.lane->ctx_->md5;
+    MD5_CTX* md5 = &piece.lane->ctx().md5;
     std::string_view data = piece.data;
     if (md5->num != 0) {  // first complete the partial block OpenSSL holds
       size_t fill = std::min<size_t>(data.size(), kBlock - md5->num);
@@ -290,15 +438,13 @@ void Md5UpdateMany(std::span<const Md5Piece> pieces, bool allow_vector) {
     }
     size_t blocks = data.size() / kBlock;
     if (blocks > 0) {
-      jobs.push_back(Job{md5, reinterpret_cast<const unsigned char*>(data.data()), blocks});
+      jobs->push_back(Job{md5, reinterpret_cast<const unsigned char*>(data.data()), blocks, request});
     }
     // The bytes after the last whole block wait in the MD5_CTX for more (or for Final).
-    tails.emplace_back(md5, data.substr(blocks * kBlock));
-  }
-  HashJobsInLanes(jobs);
-  for (auto& [md5, tail] : tails) {
-    if (!tail.empty()) MD5_Update(md5, tail.data(), tail.size());
+    tails->emplace_back(md5, data.substr(blocks * kBlock));
   }
 }
+
+}  // namespace
 
 }  // namespace spacesfs::s3

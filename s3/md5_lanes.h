@@ -21,6 +21,7 @@
 // Errors: none.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -39,12 +40,23 @@ struct Md5Piece {
 // allow_vector false takes the one-stream path whatever the CPU has (tests, and a way to compare).
 void Md5UpdateMany(std::span<const Md5Piece> pieces, bool allow_vector = true);
 
-// As Md5UpdateMany, joined with the pieces other threads pass at the same moment: one caller
-// hashes everyone's pieces in one pass while the others wait, so that concurrent readers fill the
-// vector lanes together (eight readers of one part each make eight lanes, where each alone would
-// make one). Returns when this call's pieces are hashed. Without vector lanes every caller hashes
-// its own, as Md5UpdateMany does.
+// As Md5UpdateMany, joined with the pieces other threads pass meanwhile: one caller at a time
+// runs a pass that hashes everyone's pieces, so that concurrent readers fill the vector lanes
+// together (eight readers of one part each make eight lanes, where each alone would make one).
+// A pass takes in pieces queued while it runs, and hashes streams left too few for the lanes a
+// slice at a time through OpenSSL, so that a stream still long when others end shares the lanes
+// with pieces that come meanwhile rather than finish alone. The runner returns once its own
+// pieces are hashed, handing the streams under way to a caller still waiting. Returns when this
+// call's pieces are hashed. Without vector lanes every caller hashes its own, as Md5UpdateMany.
 void Md5UpdateManyJoined(std::span<const Md5Piece> pieces);
+
+// Bytes Md5UpdateManyJoined has hashed since the process started: in the vector lanes, and
+// through OpenSSL one stream at a time (too few streams at that moment to fill three lanes).
+struct Md5HashingCounts {
+  uint64_t lane_bytes = 0;
+  uint64_t serial_bytes = 0;
+};
+Md5HashingCounts Md5JoinedCounts();
 
 // Whether Md5UpdateMany can hash streams side by side on this CPU (AVX-512F), and the
 // environment does not turn it off (SPACESFS_MD5_LANES=0, read once).
@@ -63,9 +75,9 @@ class Md5Lane {
   std::string FinalRaw();
 
   struct Ctx;  // OpenSSL's MD5_CTX (md5_lanes.cc)
+  Ctx& ctx() { return *ctx_; }  // for md5_lanes.cc; opaque elsewhere
 
  private:
-  friend void Md5UpdateMany(std::span<const Md5Piece>, bool);
   std::unique_ptr<Ctx> ctx_;
 };
 

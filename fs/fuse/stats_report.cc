@@ -44,6 +44,8 @@ std::string FormatStats(const fs::Counters& c, pid_t pid, uint64_t files_open_fo
   line("memory_idle", c.memory_idle);
   line("memory_peak", c.memory_peak);
   line("read_buffers_new", c.read_buffers_new);
+  line("verify_lane_bytes", c.verify_lane_bytes);
+  line("verify_serial_bytes", c.verify_serial_bytes);
   return out;
 }
 

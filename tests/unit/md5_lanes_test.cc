@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
 #include <random>
 #include <string>
@@ -168,6 +169,66 @@ TEST(Md5LanesTest, ThreadsJoiningTheirPiecesEachGetTheirOwnDigests) {
     for (size_t i = 0; i < 3; ++i) {
       EXPECT_EQ(digests[t][i], HexEncode(Md5(streams[t][i]))) << "thread " << t << " stream " << i;
     }
+  }
+}
+
+TEST(Md5LanesTest, LongUnequalStreamsOfManyThreadsShareThePasses) {
+  // Pieces of up to 3 MiB, far longer than a pass's slice, of very unequal lengths and some
+  // threads with a single stream: passes take in pieces queued meanwhile, hash what is left of
+  // one or two long streams slice by slice through OpenSSL, and hand unfinished streams over
+  // when their runner's own pieces are done. Every digest must still be OpenSSL's one-shot MD5.
+  constexpr int kThreads = 8;
+  std::vector<std::vector<std::string>> streams(kThreads);
+  std::mt19937 seed_rng(7);
+  for (int t = 0; t < kThreads; ++t) {
+    const int count = t % 3 == 0 ? 1 : 2;
+    for (int s = 0; s < count; ++s) {
+      streams[t].push_back(RandomBytes(1'000'000 + seed_rng() % 5'000'000, seed_rng));
+    }
+  }
+  const Md5HashingCounts before = Md5JoinedCounts();
+  std::atomic<uint64_t> pieces{0};
+  std::vector<std::vector<std::string>> digests(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(200 + t);
+      const std::vector<std::string>& mine = streams[t];
+      std::vector<Md5Lane> lanes(mine.size());
+      std::vector<size_t> fed(mine.size(), 0);
+      for (bool more = true; more;) {
+        more = false;
+        std::vector<Md5Piece> round;
+        for (size_t i = 0; i < mine.size(); ++i) {
+          const size_t max_piece = rng() % 4 == 0 ? 3'000'000 : 300'000;
+          size_t n = std::min<size_t>(mine[i].size() - fed[i], 1 + rng() % max_piece);
+          if (n == 0) continue;
+          round.push_back({&lanes[i], std::string_view(mine[i]).substr(fed[i], n)});
+          fed[i] += n;
+          more = true;
+        }
+        pieces += round.size();
+        if (!round.empty()) Md5UpdateManyJoined(round);
+      }
+      for (Md5Lane& lane : lanes) digests[t].push_back(HexEncode(lane.FinalRaw()));
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  uint64_t total = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    for (size_t i = 0; i < streams[t].size(); ++i) {
+      total += streams[t][i].size();
+      EXPECT_EQ(digests[t][i], HexEncode(Md5(streams[t][i]))) << "thread " << t << " stream " << i;
+    }
+  }
+  if (Md5LanesVectorised()) {
+    // Every whole block went through a pass, in the lanes or one stream at a time: all but at
+    // most two partial blocks a piece (the one it completes, and its tail).
+    const Md5HashingCounts after = Md5JoinedCounts();
+    const uint64_t hashed = (after.lane_bytes - before.lane_bytes) +
+                            (after.serial_bytes - before.serial_bytes);
+    EXPECT_GE(hashed, total - 2 * 64 * pieces.load());
+    EXPECT_GT(after.lane_bytes, before.lane_bytes);
   }
 }
 

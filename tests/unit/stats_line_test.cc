@@ -42,10 +42,13 @@ TEST(FormatStats, OneLinePerCounter) {
   c.memory_idle = 1024;
   c.memory_peak = 8192;
   c.read_buffers_new = 6;
+  c.verify_lane_bytes = 640;
+  c.verify_serial_bytes = 64;
   EXPECT_EQ(FormatStats(c, 1234, 5),
             "pid 1234\nrequests 7\nrequest_errors 1\nbytes_downloaded 100\nbytes_uploaded 200\n"
             "denials_scope 2\ndenials_server 3\nfiles_open_for_writing 5\nmemory_in_use 4096\n"
-            "memory_idle 1024\nmemory_peak 8192\nread_buffers_new 6\n");
+            "memory_idle 1024\nmemory_peak 8192\nread_buffers_new 6\nverify_lane_bytes 640\n"
+            "verify_serial_bytes 64\n");
 }
 
 }  // namespace
