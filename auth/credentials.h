@@ -5,6 +5,7 @@
 //   secret_access_key = ...       (or: secret_file = /path, or: secret_credential = NAME)
 //   region = nyc3                 (endpoint defaults to https://nyc3.digitaloceanspaces.com)
 //   endpoint = http://127.0.0.1:7480
+//   ca_bundle = /etc/ssl/private-ca.pem   (authorities trusted for an https endpoint)
 //   session_token = ...
 //   grant = photos:read           (repeatable; see auth/grant.h)
 //
@@ -60,6 +61,8 @@ struct Profile {
   std::string region;              // as written, or kDefaultSigningRegion for a bare endpoint
   std::string endpoint;            // always set: as written (no trailing '/') or from the region
   bool path_style = false;         // UsesPathStyle(endpoint)
+  std::string ca_bundle;           // absolute path of a PEM file of authorities to trust for
+                                   // the (https) endpoint instead of the system's; "" = those
   std::vector<Grant> grants;       // at least one, in file order
   std::string source_file;         // the file name used in messages
   int line = 0;                    // line of the [section] header

@@ -276,7 +276,8 @@ class Parser {
       }
       return;
     }
-    if (key != "access_key_id" && key != "session_token" && key != "region" && key != "endpoint") {
+    if (key != "access_key_id" && key != "session_token" && key != "region" && key != "endpoint" &&
+        key != "ca_bundle") {
       Fail(line, "unknown key '" + key + "'" + in);
       return;
     }
@@ -307,6 +308,12 @@ class Parser {
         return;
       }
       p.region = std::string(value);
+    } else if (key == "ca_bundle") {
+      if (value.front() != '/' || !IsTokenText(value)) {
+        Fail(line, "ca_bundle" + in + " must be an absolute path without spaces");
+        return;
+      }
+      p.ca_bundle = std::string(value);
     } else {
       Status ok = ValidateEndpoint(value);
       if (!ok.ok()) {
@@ -332,6 +339,9 @@ class Parser {
       Fail(p.line, profile + " has no grant; add e.g. 'grant = SPACE:read'");
     }
     if (p.endpoint.empty()) p.endpoint = EndpointForRegion(p.region);
+    if (!p.ca_bundle.empty() && !p.endpoint.starts_with("https://")) {
+      Fail(state.single_keys.find("ca_bundle")->second, "ca_bundle in [" + p.name + "] needs an https endpoint");
+    }
     if (p.region.empty()) p.region = std::string(kDefaultSigningRegion);
     p.path_style = UsesPathStyle(p.endpoint);
   }

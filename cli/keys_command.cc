@@ -84,6 +84,7 @@ Result<std::unique_ptr<keys::KeyProvider>> MakeProvider(const KeysOptions& optio
     keys::RgwConfig config;
     config.endpoint = admin->endpoint;
     config.region = admin->region;
+    config.ca_bundle = admin->ca_bundle;
     config.admin = s3::SigningKey{admin->access_key_id, admin->secret_access_key,
                                   std::string(admin->session_token.reveal())};
     return std::unique_ptr<keys::KeyProvider>(new keys::RgwProvider(std::move(config)));

@@ -69,7 +69,12 @@ std::string DescribeFirstRequestFailure(const Status& st, const std::string& spa
   if (st.code() == ErrorCode::kNetwork) {
     return "cannot reach " + profile.endpoint + ": " + st.message();
   }
-  return "first request to Space '" + space + "' failed: " + st.ToString();
+  std::string failed = "first request to Space '" + space + "' failed: " + st.ToString();
+  if (st.message().find("TLS certificate is refused") != std::string::npos &&
+      profile.ca_bundle.empty()) {
+    failed += "; to trust a private authority, name its PEM file with ca_bundle in " + who;
+  }
+  return failed;
 }
 
 // The first request, through a client of its own with the short limits of FirstRequestLimits():

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace spacesfs::cli {
 
@@ -37,6 +39,15 @@ Result<std::unique_ptr<s3::CurlObjectClient>> OpenSpace(const auth::Profile& pro
   config.bucket = space;
   config.key = SigningKeyOf(profile);
   config.addressing = profile.path_style ? s3::Addressing::kPath : s3::Addressing::kAuto;
+  if (!profile.ca_bundle.empty()) {
+    // Read here, so that a missing or unreadable file is named before any request.
+    if (access(profile.ca_bundle.c_str(), R_OK) != 0) {
+      return Status(ErrorCode::kConfig, "ca_bundle " + profile.ca_bundle + " of profile [" +
+                                            profile.name + "] cannot be read: " +
+                                            std::strerror(errno));
+    }
+    config.ca_bundle_path = profile.ca_bundle;
+  }
   config.connect_timeout = limits.connect_timeout;
   config.low_speed_time = limits.stall_timeout;
   config.max_attempts = limits.max_attempts;

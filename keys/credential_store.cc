@@ -103,6 +103,7 @@ std::string FormatProfile(const NewProfile& profile) {
   out += "\n";
   if (!profile.region.empty()) out += "region = " + profile.region + "\n";
   if (!profile.endpoint.empty()) out += "endpoint = " + profile.endpoint + "\n";
+  if (!profile.ca_bundle.empty()) out += "ca_bundle = " + profile.ca_bundle + "\n";
   for (const auth::Grant& grant : profile.grants) out += "grant = " + auth::FormatGrant(grant) + "\n";
   return out;
 }

@@ -35,6 +35,7 @@ struct NewProfile {
   Secret secret_access_key;
   std::string region;    // "" = none
   std::string endpoint;  // "" = none (derived from the region)
+  std::string ca_bundle;  // "" = none (the system's authorities)
   std::vector<auth::Grant> grants;
   std::string comment;   // one line written as "# ..." inside the section ("" = none)
 };

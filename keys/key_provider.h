@@ -69,6 +69,8 @@ class KeyProvider {
   // derived from the region).
   virtual std::string ProfileEndpoint() const = 0;
   virtual std::string ProfileRegion() const = 0;
+  // The ca_bundle such a profile should name ("" = the system's authorities).
+  virtual std::string ProfileCaBundle() const { return ""; }
 };
 
 }  // namespace spacesfs::keys

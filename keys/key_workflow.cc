@@ -55,6 +55,8 @@ Status CreateAndStore(KeyProvider& provider, const CreateRequest& request, const
   profile.secret_access_key = minted->secret_key;
   profile.region = request.region.empty() ? provider.ProfileRegion() : request.region;
   profile.endpoint = request.endpoint.empty() ? provider.ProfileEndpoint() : request.endpoint;
+  profile.ca_bundle = request.ca_bundle.empty() ? provider.ProfileCaBundle() : request.ca_bundle;
+  if (!profile.endpoint.starts_with("https://")) profile.ca_bundle.clear();  // TLS only
   profile.grants = request.grants;
   profile.comment = "key '" + minted->name + "' from spacesfs keys (" +
                     std::string(provider.kind()) + ")" +
@@ -77,6 +79,7 @@ Status VerifyProfile(const std::string& credentials_path, const std::string& pro
   for (const auth::Grant& grant : profile->grants) {
     s3::ClientConfig config;
     config.endpoint = profile->endpoint;
+    config.ca_bundle_path = profile->ca_bundle;
     config.region = profile->region;
     config.bucket = grant.space;
     config.key = s3::SigningKey{profile->access_key_id, profile->secret_access_key,
@@ -119,6 +122,7 @@ Status Rotate(KeyProvider& provider, const RotateRequest& request, const Say& sa
   create.owner = request.owner;
   create.endpoint = old->endpoint;
   create.region = old->region;
+  create.ca_bundle = old->ca_bundle;
   std::string new_access_key;
   SPACESFS_RETURN_IF_ERROR(CreateAndStore(provider, create, say, &new_access_key));
 

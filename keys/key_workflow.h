@@ -32,6 +32,7 @@ struct CreateRequest {
   uid_t owner = 0;               // expected owner of the credential file
   std::string endpoint;          // profile endpoint; "" = the provider's
   std::string region;            // profile region; "" = the provider's
+  std::string ca_bundle;         // profile ca_bundle; "" = the provider's
 };
 
 // Creates the key and writes the profile. On success *access_key (if not null) is the new key.

@@ -14,8 +14,9 @@ constexpr std::string_view kDisplayPrefix = "spacesfs key ";
 constexpr std::string_view kAdminCaps = "users=*, metadata=read and user-policy=*";
 using nlohmann::json;
 
-s3::TransportOptions Options(std::chrono::seconds timeout) {
+s3::TransportOptions Options(std::chrono::seconds timeout, const std::string& ca_bundle) {
   s3::TransportOptions options;
+  options.ca_bundle_path = ca_bundle;
   options.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
   options.low_speed_bytes_per_second = 1;
   options.low_speed_time = timeout;
@@ -105,7 +106,7 @@ std::string RgwPolicyDocument(const std::vector<auth::Grant>& grants) {
 }
 
 RgwProvider::RgwProvider(RgwConfig config)
-    : config_(std::move(config)), transport_(Options(config_.timeout)) {
+    : config_(std::move(config)), transport_(Options(config_.timeout, config_.ca_bundle)) {
   host_ = config_.endpoint;
   size_t scheme = host_.find("://");
   if (scheme != std::string::npos) host_ = host_.substr(scheme + 3);

@@ -34,6 +34,7 @@ struct RgwConfig {
   std::string region = "us-east-1";
   s3::SigningKey admin;
   std::chrono::seconds timeout{30};
+  std::string ca_bundle;  // authorities to trust for an https endpoint; "" = the system's
 };
 
 // The IAM policy document for a set of grants (exposed for tests).
@@ -51,6 +52,7 @@ class RgwProvider : public KeyProvider {
   Status Revoke(const std::string& name_or_access_key) override;
   std::string ProfileEndpoint() const override { return config_.endpoint; }
   std::string ProfileRegion() const override { return config_.region; }
+  std::string ProfileCaBundle() const override { return config_.ca_bundle; }
 
  private:
   // A signed request; the body (form-encoded for IAM) may be empty. `note` is added to the

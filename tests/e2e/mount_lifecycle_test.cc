@@ -175,12 +175,13 @@ class MountLifecycleTest : public ::testing::Test {
     return ready->at;
   }
 
-  // Mounts team-a with a profile of a made-up key at endpoint; what the command printed, and
-  // how long it took, in seconds.
-  std::pair<testing::CommandResult, double> MountAt(const std::string& endpoint) {
+  // Mounts team-a with a profile of a made-up key at endpoint (and the profile lines extra);
+  // what the command printed, and how long it took, in seconds.
+  std::pair<testing::CommandResult, double> MountAt(const std::string& endpoint,
+                                                    const std::string& extra = "") {
     testing::WriteCredentialFile(credentials_, "[elsewhere]\naccess_key_id = AKIAEXAMPLE\n"
                                                "secret_access_key = x\nendpoint = " + endpoint +
-                                               "\ngrant = team-a:read\n");
+                                               "\ngrant = team-a:read\n" + extra);
     auto start = Clock::now();
     testing::CommandResult r =
         RunShell(std::string(SPACESFS_BINARY) + " team-a " + ShellQuote(mnt_) + " -o " +
@@ -276,9 +277,42 @@ TEST_F(MountLifecycleTest, UntrustedTlsCertificateFailsAtOnceWithOneLine) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("TLS certificate is refused"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("certificate problem"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ca_bundle"), std::string::npos) << "names the fix: " << r.output;
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   EXPECT_EQ(server.connections(), 1) << "a refused certificate is not retried";
   EXPECT_EQ(server.requests(), 0);
+  EXPECT_FALSE(testing::IsMounted(mnt_));
+}
+
+// The same endpoint with the test authority named by the profile's ca_bundle: the certificate
+// is accepted and the first request reaches the server (which answers it with an object's
+// headers, not a listing, so the mount still fails, but not on TLS). A ca_bundle that cannot be
+// read fails before any connection, with one line naming it.
+TEST_F(MountLifecycleTest, ACaBundleInTheProfileTrustsAPrivateAuthority) {
+  signal(SIGPIPE, SIG_IGN);
+  testing::TestCertificates certs(dir_.path());
+  ASSERT_TRUE(certs.ok()) << "openssl could not make the test certificates";
+  testing::TlsServer server(certs.Path("localhost.pem"), certs.Path("localhost.key"));
+  ASSERT_TRUE(server.ok());
+  const std::string endpoint = "https://localhost:" + std::to_string(server.port());
+
+  auto [trusted, seconds] = MountAt(endpoint, "ca_bundle = " + certs.Path("ca.pem") + "\n");
+  if (trusted.exit_code == 0) RunShell("fusermount3 -u " + ShellQuote(mnt_));
+  std::printf("trusted by ca_bundle: exit %d after %.1f s: %s", trusted.exit_code, seconds,
+              trusted.output.c_str());
+  EXPECT_EQ(trusted.output.find("certificate"), std::string::npos) << trusted.output;
+  EXPECT_GE(server.requests(), 1) << "the handshake succeeded and a request was read: "
+                                  << trusted.output;
+
+  const int connections = server.connections();
+  auto [missing, seconds2] = MountAt(endpoint, "ca_bundle = " + dir_.path() + "/nope.pem\n");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.output.find("ca_bundle " + dir_.path() + "/nope.pem of profile [elsewhere] "
+                                "cannot be read: No such file or directory"),
+            std::string::npos)
+      << missing.output;
+  EXPECT_EQ(std::count(missing.output.begin(), missing.output.end(), '\n'), 1) << missing.output;
+  EXPECT_EQ(server.connections(), connections) << "no connection with an unreadable ca_bundle";
   EXPECT_FALSE(testing::IsMounted(mnt_));
 }
 

@@ -52,6 +52,21 @@ class CredentialStoreTest : public ::testing::Test {
   const std::string path_ = dir_ + "/credentials";
 };
 
+TEST_F(CredentialStoreTest, AWrittenProfileKeepsItsCaBundle) {
+  // A key minted through an https radosgw with a private authority (the admin profile's
+  // ca_bundle) is stored with that ca_bundle, and reads back as the same profile.
+  NewProfile profile = Profile("private", "AKPRIVATE");
+  profile.endpoint = "https://rgw.internal.example:8443";
+  profile.ca_bundle = "/etc/spacesfs/internal-ca.pem";
+  ASSERT_TRUE(WriteProfile(path_, profile, false, ::getuid()).ok());
+  EXPECT_NE(Text().find("ca_bundle = /etc/spacesfs/internal-ca.pem\n"), std::string::npos)
+      << Text();
+  Result<auth::Profile> read = auth::LoadProfile(path_, "private", ::getuid());
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->ca_bundle, "/etc/spacesfs/internal-ca.pem");
+  EXPECT_EQ(read->endpoint, "https://rgw.internal.example:8443");
+}
+
 TEST_F(CredentialStoreTest, ConcurrentWritersAllLand) {
   constexpr int kWriters = 8;
   constexpr int kRounds = 10;  // 80 locked rewrites: enough to interleave, quick under TSan

@@ -241,6 +241,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"EmptyValue", "[p]\naccess_key_id =\n", "2: empty access_key_id in [p]"},
         BadCase{"RelativeSecretFile", "[p]\nsecret_file = keys/k\n",
                 "2: secret_file in [p] must be an absolute path"},
+        BadCase{"RelativeCaBundle", std::string(kGood) + "ca_bundle = certs/ca.pem\n",
+                "6: ca_bundle in [p] must be an absolute path without spaces"},
+        BadCase{"CaBundleForAPlainHttpEndpoint",
+                "[p]\naccess_key_id = K\nsecret_access_key = S\nendpoint = http://127.0.0.1:7480\n"
+                "ca_bundle = /etc/ssl/ca.pem\ngrant = abc:read\n",
+                "5: ca_bundle in [p] needs an https endpoint"},
+        BadCase{"DuplicateCaBundle",
+                std::string(kGood) + "ca_bundle = /a.pem\nca_bundle = /b.pem\n",
+                "7: duplicate key 'ca_bundle' in [p] (first at line 6)"},
         BadCase{"CredentialNameWithSlash", "[p]\nsecret_credential = ../x\n",
                 "2: secret_credential in [p] must be a credential name without '/'"},
         BadCase{"ControlCharacter", std::string(kGood) + "grant = abc:read\x01\n",
@@ -250,6 +259,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"FirstErrorByLineWins", "[p]\nbogus\nunknown = 1\n",
                 "2: malformed line (expected 'key = value', '[profile]' or a comment)"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
+
+TEST(CredentialsParseTest, CaBundleNamesTheAuthoritiesOfAnHttpsEndpoint) {
+  std::vector<Profile> profiles = ParseOk(
+      "[private]\naccess_key_id = K\nsecret_access_key = S\n"
+      "endpoint = https://rgw.internal.example:8443\nca_bundle = /etc/spacesfs/internal-ca.pem\n"
+      "grant = abc:read\n"
+      "[region-only]\naccess_key_id = K\nsecret_access_key = S\nregion = nyc3\n"
+      "ca_bundle = /etc/ssl/extra.pem\ngrant = abc:read\n"
+      "[plain]\naccess_key_id = K\nsecret_access_key = S\nregion = nyc3\ngrant = abc:read\n");
+  ASSERT_EQ(profiles.size(), 3u);
+  EXPECT_EQ(profiles[0].ca_bundle, "/etc/spacesfs/internal-ca.pem");
+  EXPECT_EQ(profiles[1].ca_bundle, "/etc/ssl/extra.pem");  // the region's https endpoint
+  EXPECT_EQ(profiles[2].ca_bundle, "");
+}
 
 TEST(CredentialsParseTest, SecretsNeverAppearInErrors) {
   const std::string s = "Zq9SECRETvalue7Xk2";
