@@ -69,12 +69,19 @@ std::string DescribeFirstRequestFailure(const Status& st, const std::string& spa
   if (st.code() == ErrorCode::kNetwork) {
     return "cannot reach " + profile.endpoint + ": " + st.message();
   }
-  std::string failed = "first request to Space '" + space + "' failed: " + st.ToString();
-  if (st.message().find("TLS certificate is refused") != std::string::npos &&
-      profile.ca_bundle.empty()) {
-    failed += "; to trust a private authority, name its PEM file with ca_bundle in " + who;
+  if (st.message().find("TLS certificate is refused") != std::string::npos) {
+    // curl's own words are the last parenthesis ("SSL certificate problem: ...").
+    const std::string& m = st.message();
+    size_t open = m.rfind(" (");
+    std::string detail = open != std::string::npos && m.back() == ')'
+                             ? " (" + m.substr(open + 2, m.size() - open - 3) + ")"
+                             : "";
+    return profile.endpoint + ": TLS certificate is refused" + detail +
+           (profile.ca_bundle.empty()
+                ? "; to trust a private authority, name its PEM file with ca_bundle in " + who
+                : "; not signed by an authority in ca_bundle " + profile.ca_bundle);
   }
-  return failed;
+  return "first request to Space '" + space + "' failed: " + st.ToString();
 }
 
 // The first request, through a client of its own with the short limits of FirstRequestLimits():

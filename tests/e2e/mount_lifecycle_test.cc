@@ -287,7 +287,8 @@ TEST_F(MountLifecycleTest, UntrustedTlsCertificateFailsAtOnceWithOneLine) {
 // The same endpoint with the test authority named by the profile's ca_bundle: the certificate
 // is accepted and the first request reaches the server (which answers it with an object's
 // headers, not a listing, so the mount still fails, but not on TLS). A ca_bundle that cannot be
-// read fails before any connection, with one line naming it.
+// read fails before any connection, with one line naming it; one without the server's authority
+// is refused like no bundle at all, with a line that says so.
 TEST_F(MountLifecycleTest, ACaBundleInTheProfileTrustsAPrivateAuthority) {
   signal(SIGPIPE, SIG_IGN);
   testing::TestCertificates certs(dir_.path());
@@ -303,6 +304,17 @@ TEST_F(MountLifecycleTest, ACaBundleInTheProfileTrustsAPrivateAuthority) {
   EXPECT_EQ(trusted.output.find("certificate"), std::string::npos) << trusted.output;
   EXPECT_GE(server.requests(), 1) << "the handshake succeeded and a request was read: "
                                   << trusted.output;
+
+  // A bundle without the authority that signed the server's certificate: refused, and said so.
+  auto [wrong, seconds_wrong] = MountAt(endpoint, "ca_bundle = " + certs.Path("other.pem") + "\n");
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.output.find(endpoint + ": TLS certificate is refused (SSL certificate problem"),
+            std::string::npos)
+      << wrong.output;
+  EXPECT_NE(wrong.output.find("not signed by an authority in ca_bundle " + certs.Path("other.pem")),
+            std::string::npos)
+      << wrong.output;
+  EXPECT_EQ(std::count(wrong.output.begin(), wrong.output.end(), '\n'), 1) << wrong.output;
 
   const int connections = server.connections();
   auto [missing, seconds2] = MountAt(endpoint, "ca_bundle = " + dir_.path() + "/nope.pem\n");
