@@ -4,7 +4,7 @@
 
 namespace spacesfs::fs {
 
-void CountingClient::LogRequest(const char* operation, std::string_view key,
+void CountingClient::LogRequest(std::string_view operation, std::string_view key,
                                 const Status& status) const {
   if (!spdlog::should_log(spdlog::level::debug)) return;
   spdlog::debug("{} '{}' in '{}': {}", operation, EscapeControlCharacters(key), inner_.bucket(),
@@ -17,10 +17,16 @@ Result<s3::ObjectInfo> CountingClient::HeadObject(const std::string& key) {
 
 Result<s3::ObjectInfo> CountingClient::GetObject(const s3::GetObjectRequest& request,
                                                  const s3::BodySink& sink) {
-  return Counted("GET", request.key, inner_.GetObject(request, [&](std::string_view chunk) {
+  Result<s3::ObjectInfo> info = inner_.GetObject(request, [&](std::string_view chunk) {
     bytes_downloaded_.fetch_add(chunk.size(), std::memory_order_relaxed);
     return sink(chunk);
-  }));
+  });
+  std::string operation = "GET";
+  if (request.range && spdlog::should_log(spdlog::level::debug)) {
+    operation += " bytes=" + std::to_string(request.range->first) + "-" +
+                 std::to_string(request.range->last);
+  }
+  return Counted(operation, request.key, std::move(info));
 }
 
 Result<s3::ListObjectsPage> CountingClient::ListObjects(const s3::ListObjectsRequest& request) {

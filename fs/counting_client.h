@@ -59,7 +59,7 @@ class CountingClient : public s3::ObjectClient {
  private:
   // Counts one request and, when it failed, one error; returns the result unchanged.
   template <typename R>
-  R Counted(const char* operation, std::string_view key, R result) {
+  R Counted(std::string_view operation, std::string_view key, R result) {
     requests_.fetch_add(1, std::memory_order_relaxed);
     const Status& st = StatusOf(result);
     if (!st.ok() && st.code() != ErrorCode::kNotFound &&
@@ -70,7 +70,9 @@ class CountingClient : public s3::ObjectClient {
     LogRequest(operation, key, st);
     return result;
   }
-  void LogRequest(const char* operation, std::string_view key, const Status& status) const;
+  // One debug line per request (log_level=debug): the operation (a GET with its byte range), the
+  // key and the outcome.
+  void LogRequest(std::string_view operation, std::string_view key, const Status& status) const;
   static const Status& StatusOf(const Status& st) { return st; }
   template <typename T>
   static const Status& StatusOf(const Result<T>& r) { return r.status(); }

@@ -8,6 +8,7 @@
 
 #include "s3/fault_injecting_client.h"
 #include "s3/memory_object_client.h"
+#include "support/log_capture.h"
 
 namespace spacesfs::fs {
 namespace {
@@ -48,6 +49,28 @@ TEST(CountingClientTest, CountsRequestsErrorsAndBytes) {
   EXPECT_EQ(counting.errors(), 1u);
   EXPECT_EQ(counting.bytes_uploaded(), 1000u);
   EXPECT_EQ(counting.bytes_downloaded(), 300u);
+}
+
+TEST(CountingClientTest, DebugLinesNameEachRequestAndAGetsRange) {
+  // log_level=debug: one line per request, a ranged GET with the bytes it asked for (what a
+  // read-ahead fetched, and in what sizes, can be read off the log).
+  s3::MemoryObjectClient memory("photos");
+  CountingClient counting(memory);
+  ASSERT_TRUE(counting.PutObject(Put("a", std::string(1000, 'x'))).ok());
+  testing::LogCapture log("%l %v");
+  spdlog::set_level(spdlog::level::debug);
+  s3::GetObjectRequest get;
+  get.key = "a";
+  auto ignore = [](std::string_view) { return Status::Ok(); };
+  ASSERT_TRUE(counting.GetObject(get, ignore).ok());
+  get.range = s3::ByteRange{100, 399};
+  ASSERT_TRUE(counting.GetObject(get, ignore).ok());
+  spdlog::set_level(spdlog::level::info);
+  ASSERT_TRUE(counting.GetObject(get, ignore).ok());  // not at info
+  std::vector<std::string> lines = log.Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0].rfind("debug GET 'a' in 'photos': ", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1].rfind("debug GET bytes=100-399 'a' in 'photos': ", 0), 0u) << lines[1];
 }
 
 }  // namespace
