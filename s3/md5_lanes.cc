@@ -142,56 +142,105 @@ void StoreLane(const LaneState& state, int lane, size_t blocks_done, MD5_CTX* md
   md5->Nh = static_cast<MD5_LONG>(bits >> 32);
 }
 
-// Hashes the jobs' whole blocks, up to 16 side by side; a lane whose job ends takes the next.
-// When fewer than kMinStreams jobs are left, the rest go through OpenSSL one by one.
-void HashJobsInLanes(std::vector<Job>& jobs) {
-  LaneState state;
-  std::array<Job*, kLanes> lane_job{};
-  std::array<size_t, kLanes> lane_done{};  // blocks hashed since the lane took its job
-  const unsigned char* data[kLanes];
-  size_t stride[kLanes];
-  size_t next_job = 0;
-  while (true) {
+// Up to 16 jobs in the vector lanes. Step advances them together while at least kMinStreams are
+// busy, else each through OpenSSL; either way by at most max_blocks, so that a caller can give
+// lanes that free up to new jobs between steps.
+class LaneSet {
+ public:
+  // Gives free lanes the jobs at the front of queue; returns how many lanes are busy.
+  int Fill(std::deque<Job>& queue) {
     int active = 0;
     for (int l = 0; l < kLanes; ++l) {
-      if (lane_job[l] == nullptr && next_job < jobs.size()) {
-        lane_job[l] = &jobs[next_job++];
-        lane_done[l] = 0;
-        LoadLane(state, l, *lane_job[l]->md5);
+      if (!busy_[l] && !queue.empty()) {
+        lane_[l] = queue.front();
+        queue.pop_front();
+        busy_[l] = true;
+        done_[l] = 0;
+        LoadLane(state_, l, *lane_[l].md5);
       }
-      if (lane_job[l] != nullptr) ++active;
+      active += busy_[l];
     }
-    if (static_cast<size_t>(active) < kMinStreams) break;
-    size_t run = SIZE_MAX;
-    for (int l = 0; l < kLanes; ++l) {
-      if (lane_job[l] != nullptr) run = std::min(run, lane_job[l]->blocks);
+    return active;
+  }
+
+  // One step of the busy lanes (active of them); jobs hashed to their end (their MD5_CTX
+  // written back) go to *finished. Counts the bytes hashed in the lanes and one at a time.
+  void Step(int active, size_t max_blocks, std::vector<Job>* finished, uint64_t* in_lanes,
+            uint64_t* serial) {
+    if (static_cast<size_t>(active) >= kMinStreams) {
+      const unsigned char* data[kLanes];
+      size_t stride[kLanes];
+      size_t run = max_blocks;
+      for (int l = 0; l < kLanes; ++l) {
+        if (busy_[l]) run = std::min(run, lane_[l].blocks);
+        data[l] = busy_[l] ? lane_[l].next : kIdleBlock;
+        stride[l] = busy_[l] ? kBlock : 0;
+      }
+      CompressLanes(state_, data, stride, run);
+      *in_lanes += static_cast<uint64_t>(active) * run * kBlock;
+      for (int l = 0; l < kLanes; ++l) {
+        if (!busy_[l]) continue;
+        lane_[l].next += run * kBlock;
+        lane_[l].blocks -= run;
+        done_[l] += run;
+        if (lane_[l].blocks == 0) Finish(l, finished);
+      }
+      return;
     }
+    // Too few for the lanes to pay: through OpenSSL, one stream after the other.
     for (int l = 0; l < kLanes; ++l) {
-      data[l] = lane_job[l] != nullptr ? lane_job[l]->next : kIdleBlock;
-      stride[l] = lane_job[l] != nullptr ? kBlock : 0;
-    }
-    CompressLanes(state, data, stride, run);
-    for (int l = 0; l < kLanes; ++l) {
-      Job* job = lane_job[l];
-      if (job == nullptr) continue;
-      job->next += run * kBlock;
-      job->blocks -= run;
-      lane_done[l] += run;
-      if (job->blocks == 0) {
-        StoreLane(state, l, lane_done[l], job->md5);
-        lane_job[l] = nullptr;
+      if (!busy_[l]) continue;
+      Job& job = lane_[l];
+      StoreLane(state_, l, done_[l], job.md5);
+      done_[l] = 0;
+      const size_t n = std::min(job.blocks, max_blocks);
+      MD5_Update(job.md5, job.next, n * kBlock);
+      *serial += n * kBlock;
+      job.next += n * kBlock;
+      job.blocks -= n;
+      if (job.blocks == 0) {
+        busy_[l] = false;
+        finished->push_back(job);
+      } else {
+        LoadLane(state_, l, *job.md5);
       }
     }
   }
-  // Too few streams left for the lanes to pay: finish them one by one.
-  for (int l = 0; l < kLanes; ++l) {
-    if (Job* job = lane_job[l]) {
-      StoreLane(state, l, lane_done[l], job->md5);
-      MD5_Update(job->md5, job->next, job->blocks * kBlock);
+
+  // Writes the busy lanes' states back and appends their jobs (what is left of them) to *out.
+  void Unload(std::deque<Job>* out) {
+    for (int l = 0; l < kLanes; ++l) {
+      if (!busy_[l]) continue;
+      StoreLane(state_, l, done_[l], lane_[l].md5);
+      busy_[l] = false;
+      out->push_back(lane_[l]);
     }
   }
-  for (; next_job < jobs.size(); ++next_job) {
-    MD5_Update(jobs[next_job].md5, jobs[next_job].next, jobs[next_job].blocks * kBlock);
+
+ private:
+  void Finish(int l, std::vector<Job>* finished) {
+    StoreLane(state_, l, done_[l], lane_[l].md5);
+    busy_[l] = false;
+    finished->push_back(lane_[l]);
+  }
+
+  LaneState state_;
+  std::array<Job, kLanes> lane_{};
+  std::array<bool, kLanes> busy_{};
+  std::array<size_t, kLanes> done_{};  // blocks hashed since the lane took its job
+};
+
+// Hashes the jobs' whole blocks, up to 16 side by side; a lane whose job ends takes the next.
+// When fewer than kMinStreams jobs are left, the rest go through OpenSSL one by one.
+void HashJobsInLanes(const std::vector<Job>& jobs) {
+  std::deque<Job> queue(jobs.begin(), jobs.end());
+  LaneSet lanes;
+  std::vector<Job> finished;
+  uint64_t in_lanes = 0;
+  uint64_t serial = 0;
+  while (int active = lanes.Fill(queue)) {
+    lanes.Step(active, SIZE_MAX, &finished, &in_lanes, &serial);
+    finished.clear();
   }
 }
 
@@ -229,100 +278,40 @@ constexpr size_t kSliceBlocks = 4096;
 // One pass (see Joiner). noexcept: an allocation failure here ends the daemon rather than leave
 // waiting threads with half-hashed lanes.
 void RunJoinedPass(Joiner& joiner, const JoinedRequest& mine) noexcept {
-  LaneState state;
-  std::array<Job, kLanes> lane{};
-  std::array<bool, kLanes> busy{};
-  std::array<size_t, kLanes> lane_done{};  // blocks hashed since the lane took its job
-  const unsigned char* data[kLanes];
-  size_t stride[kLanes];
+  LaneSet lanes;
   std::deque<Job> local;
-  std::vector<JoinedRequest*> finished;
+  std::vector<Job> finished;
   bool mine_done = false;
   uint64_t in_lanes = 0;
   uint64_t serial = 0;
   auto take_queued = [&] {
     std::lock_guard lock(joiner.mu);
-    for (Job& job : joiner.queued) local.push_back(job);
+    local.insert(local.end(), joiner.queued.begin(), joiner.queued.end());
     joiner.queued.clear();
     joiner.has_queued.store(false, std::memory_order_relaxed);
-  };
-  auto report_finished = [&] {
-    if (finished.empty()) return;
-    std::lock_guard lock(joiner.mu);
-    for (JoinedRequest* request : finished) {
-      if (--request->unfinished == 0) {
-        request->done = true;
-        mine_done = mine_done || request == &mine;
-      }
-    }
-    finished.clear();
-    joiner.cv.notify_all();
   };
   take_queued();
   while (true) {
     if (joiner.has_queued.load(std::memory_order_relaxed)) take_queued();
-    int active = 0;
-    for (int l = 0; l < kLanes; ++l) {
-      if (!busy[l] && !local.empty()) {
-        lane[l] = local.front();
-        local.pop_front();
-        busy[l] = true;
-        lane_done[l] = 0;
-        LoadLane(state, l, *lane[l].md5);
-      }
-      active += busy[l];
-    }
+    const int active = lanes.Fill(local);
     if (active == 0) break;
-    if (static_cast<size_t>(active) >= kMinStreams) {
-      size_t run = kSliceBlocks;
-      for (int l = 0; l < kLanes; ++l) {
-        if (busy[l]) run = std::min(run, lane[l].blocks);
-        data[l] = busy[l] ? lane[l].next : kIdleBlock;
-        stride[l] = busy[l] ? kBlock : 0;
-      }
-      CompressLanes(state, data, stride, run);
-      in_lanes += static_cast<uint64_t>(active) * run * kBlock;
-      for (int l = 0; l < kLanes; ++l) {
-        if (!busy[l]) continue;
-        lane[l].next += run * kBlock;
-        lane[l].blocks -= run;
-        lane_done[l] += run;
-        if (lane[l].blocks == 0) {
-          StoreLane(state, l, lane_done[l], lane[l].md5);
-          busy[l] = false;
-          finished.push_back(lane[l].request);
+    lanes.Step(active, kSliceBlocks, &finished, &in_lanes, &serial);
+    if (!finished.empty()) {
+      std::lock_guard lock(joiner.mu);
+      for (const Job& job : finished) {
+        if (--job.request->unfinished == 0) {
+          job.request->done = true;
+          mine_done = mine_done || job.request == &mine;
         }
       }
-    } else {
-      // Too few for the lanes to pay: a slice of each through OpenSSL, then look again.
-      for (int l = 0; l < kLanes; ++l) {
-        if (!busy[l]) continue;
-        Job& job = lane[l];
-        StoreLane(state, l, lane_done[l], job.md5);
-        size_t n = std::min(job.blocks, kSliceBlocks);
-        MD5_Update(job.md5, job.next, n * kBlock);
-        serial += n * kBlock;
-        job.next += n * kBlock;
-        job.blocks -= n;
-        lane_done[l] = 0;
-        if (job.blocks == 0) {
-          busy[l] = false;
-          finished.push_back(job.request);
-        } else {
-          LoadLane(state, l, *job.md5);
-        }
-      }
+      finished.clear();
+      joiner.cv.notify_all();
     }
-    report_finished();
     if (mine_done) {
       // Hand the jobs under way back, in order, ahead of those queued since.
       std::deque<Job> back;
-      for (int l = 0; l < kLanes; ++l) {
-        if (!busy[l]) continue;
-        StoreLane(state, l, lane_done[l], lane[l].md5);
-        back.push_back(lane[l]);
-      }
-      for (Job& job : local) back.push_back(job);
+      lanes.Unload(&back);
+      back.insert(back.end(), local.begin(), local.end());
       if (!back.empty()) {
         std::lock_guard lock(joiner.mu);
         joiner.queued.insert(joiner.queued.begin(), back.begin(), back.end());
@@ -339,7 +328,32 @@ void RunJoinedPass(Joiner& joiner, const JoinedRequest& mine) noexcept {
 // tails after the last whole block, which wait in the MD5_CTX for more (or for Final).
 void SplitIntoJobs(std::span<const Md5Piece> pieces, JoinedRequest* request,
                    std::vector<Job>* jobs,
-                   std::vector<std::pair<MD5_CTX*, std::string_view>>* tails);
+                   std::vector<std::pair<MD5_CTX*, std::string_view>>* tails) {
+  jobs->reserve(pieces.size());
+  tails->reserve(pieces.size());
+  for (const Md5Piece& piece : pieces) {
+    MD5_CTX* md5 = &piece.lane->ctx().md5;
+    std::string_view data = piece.data;
+    if (md5->num != 0) {  // first complete the partial block OpenSSL holds
+      size_t fill = std::min<size_t>(data.size(), kBlock - md5->num);
+      MD5_Update(md5, data.data(), fill);
+      data.remove_prefix(fill);
+    }
+    size_t blocks = data.size() / kBlock;
+    if (blocks > 0) {
+      jobs->push_back(Job{md5, reinterpret_cast<const unsigned char*>(data.data()), blocks, request});
+    }
+    // The bytes after the last whole block wait in the MD5_CTX for more (or for Final).
+    tails->emplace_back(md5, data.substr(blocks * kBlock));
+  }
+}
+
+
+void UpdateTails(const std::vector<std::pair<MD5_CTX*, std::string_view>>& tails) {
+  for (const auto& [md5, tail] : tails) {
+    if (!tail.empty()) MD5_Update(md5, tail.data(), tail.size());
+  }
+}
 
 }  // namespace
 
@@ -371,9 +385,7 @@ void Md5UpdateManyJoined(std::span<const Md5Piece> pieces) {
       joiner.cv.notify_all();  // jobs handed back wait for one of their owners
     }
   }
-  for (auto& [md5, tail] : tails) {
-    if (!tail.empty()) MD5_Update(md5, tail.data(), tail.size());
-  }
+  UpdateTails(tails);
 }
 
 Md5HashingCounts Md5JoinedCounts() {
@@ -416,35 +428,7 @@ void Md5UpdateMany(std::span<const Md5Piece> pieces, bool allow_vector) {
   std::vector<std::pair<MD5_CTX*, std::string_view>> tails;
   SplitIntoJobs(pieces, nullptr, &jobs, &tails);
   HashJobsInLanes(jobs);
-  for (auto& [md5, tail] : tails) {
-    if (!tail.empty()) MD5_Update(md5, tail.data(), tail.size());
-  }
+  UpdateTails(tails);
 }
-
-namespace {
-
-void SplitIntoJobs(std::span<const Md5Piece> pieces, JoinedRequest* request,
-                   std::vector<Job>* jobs,
-                   std::vector<std::pair<MD5_CTX*, std::string_view>>* tails) {
-  jobs->reserve(pieces.size());
-  tails->reserve(pieces.size());
-  for (const Md5Piece& piece : pieces) {
-    MD5_CTX* md5 = &piece.lane->ctx().md5;
-    std::string_view data = piece.data;
-    if (md5->num != 0) {  // first complete the partial block OpenSSL holds
-      size_t fill = std::min<size_t>(data.size(), kBlock - md5->num);
-      MD5_Update(md5, data.data(), fill);
-      data.remove_prefix(fill);
-    }
-    size_t blocks = data.size() / kBlock;
-    if (blocks > 0) {
-      jobs->push_back(Job{md5, reinterpret_cast<const unsigned char*>(data.data()), blocks, request});
-    }
-    // The bytes after the last whole block wait in the MD5_CTX for more (or for Final).
-    tails->emplace_back(md5, data.substr(blocks * kBlock));
-  }
-}
-
-}  // namespace
 
 }  // namespace spacesfs::s3
