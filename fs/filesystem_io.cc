@@ -44,6 +44,7 @@ Status Filesystem::Impl::ReadRemote(Handle& handle, const std::string& key, uint
       params.cache = options_.disk_cache.get();
       params.buffers = &buffers_;
       if (known_etag == handle.etag) params.layout = known_layout;
+      params.unequal_parts = &unequal_parts_;
       handle.reader = std::make_shared<ReadAhead>(client_, pool_, budget_, key, handle.etag,
                                                   handle.size, params);
     }

@@ -7,6 +7,9 @@
 #include <optional>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
+#include "common/status.h"
 #include "fs/buffer_pool.h"
 #include "fs/disk_cache.h"
 #include "s3/object_verifier.h"
@@ -70,6 +73,13 @@ struct ReadAhead::State {
     if (params.verify) {
       verifier.emplace(etag, size, params.layout);
       if (!verifier->verifiable()) verifier.reset();
+      if (verifier && verifier->layout_derived() && params.unequal_parts != nullptr) {
+        // Known to be cut unequally: checked against what two reads agreed on instead.
+        if (std::optional<std::string> agreed = params.unequal_parts->AgreedEtag(key, etag)) {
+          const s3::PartLayout derived = *verifier->layout();
+          verifier.emplace(*agreed, size, derived);
+        }
+      }
     }
     // Batches only pay where there are parts to hash side by side.
     if (verifier && verifier->layout()->PartCount(size) >= 3) verify_batch = params.verify_batch;
@@ -113,6 +123,23 @@ struct ReadAhead::State {
     uint64_t block = params.cache_block;
     return std::min(size, (end + block - 1) / block * block);
   }
+  // Without mu: reads the whole object again in order (GETs of chunk_size, past the cache, one
+  // buffer taken from the budget) and checks it under layout. True when it makes the same ETag
+  // first, which is not the object's: two reads gave the same bytes. False when it matches (the
+  // first read was changed on the way), differs, or a GET fails.
+  bool ReadsTheSameAgain(const std::string& first, s3::PartLayout layout) const {
+    s3::ObjectVerifier again(etag, size, layout);
+    MemoryBudget::Lease lease = budget.Force(std::min(size, params.chunk_size));
+    std::string bytes;
+    for (uint64_t at = 0; at < size;) {
+      const uint64_t len = std::min(params.chunk_size, size - at);
+      if (!Fetch(client, key, etag, size, at, len, &bytes).ok()) return false;
+      again.Feed(at, bytes);
+      at += len;
+    }
+    return again.Finish() == s3::ObjectVerifier::Outcome::kMismatch &&
+           again.computed_etag() == first;
+  }
   // REQUIRES mu. Adds chunks (started on the pool) until they reach target.
   void FetchAhead(uint64_t needed_end, uint64_t target, const std::shared_ptr<State>& self);
   // REQUIRES lock (on mu). Feeds the ready chunks after fed_to to the verifier, in order, hashing
@@ -145,10 +172,33 @@ struct ReadAhead::State {
     chunks.clear();
     fetched_end = 0;
   }
-  // kCorrupt once every byte was fed and they do not match the ETag.
-  Status CheckEnd() {
+  // REQUIRES lock (on mu). kCorrupt once every byte was fed and they do not match the ETag. A
+  // mismatch under a derived part size is confirmed first, with mu released (ReadsTheSameAgain):
+  // the same bytes twice mean the uploader cut unequal parts; they are taken, and what they make
+  // is recorded in params.unequal_parts for later readers to check against.
+  Status CheckEnd(std::unique_lock<std::mutex>& lock) {
     if (!verifier || feeding || fed_to != size) return Status::Ok();
-    if (verifier->Finish() != s3::ObjectVerifier::Outcome::kMismatch) {
+    s3::ObjectVerifier::Outcome outcome = verifier->Finish();
+    if (outcome == s3::ObjectVerifier::Outcome::kMismatch && verifier->layout_derived()) {
+      feeding = true;  // keeps every other thread off the verifier meanwhile
+      const std::string first = verifier->computed_etag();
+      const s3::PartLayout layout = *verifier->layout();
+      lock.unlock();
+      bool same = ReadsTheSameAgain(first, layout);
+      lock.lock();
+      feeding = false;
+      cv.notify_all();
+      if (same) {
+        if (params.unequal_parts != nullptr) params.unequal_parts->Add(key, etag, first);
+        spdlog::warn("'{}': its ETag {} names parts of unequal sizes (two reads gave the same "
+                     "bytes, which do not fit {}-byte parts); later reads are checked against "
+                     "those bytes",
+                     EscapeControlCharacters(key), EscapeControlCharacters(etag),
+                     layout.part_size);
+        outcome = s3::ObjectVerifier::Outcome::kMatch;
+      }
+    }
+    if (outcome != s3::ObjectVerifier::Outcome::kMismatch) {
       verifier.reset();
       return Status::Ok();
     }
@@ -415,7 +465,7 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
       (void)st.verifier->Feed(offset, *bytes);
       st.fed_to = st.verifier->fed();
     }
-    if (Status c = st.CheckEnd(); !c.ok()) return fail(c);
+    if (Status c = st.CheckEnd(lock); !c.ok()) return fail(c);
     pieces->push_back(*bytes);
     keep->push_back(std::move(bytes));
     return Status::Ok();
@@ -480,7 +530,7 @@ Status ReadAhead::ReadViews(uint64_t offset, size_t n, std::vector<std::string_v
     });
     st.FeedVerifier(lock, true);  // what no fetch fed (normally nothing)
   }
-  if (Status c = st.CheckEnd(); !c.ok()) return fail(c);
+  if (Status c = st.CheckEnd(lock); !c.ok()) return fail(c);
   return Status::Ok();
 }
 

@@ -43,6 +43,7 @@
 
 #include "common/result.h"
 #include "fs/memory_budget.h"
+#include "fs/unequal_part_objects.h"
 #include "fs/worker_pool.h"
 #include "s3/object_client.h"
 #include "s3/object_verifier.h"
@@ -63,6 +64,9 @@ struct ReadAheadParams {
   uint64_t reorder_window = 4ull << 20;
   bool verify = true;                 // check sequential reads against the ETag
   std::optional<s3::PartLayout> layout;  // how the uploader cut the object, if it declared it
+  // Optional; must outlive the ReadAhead. Versions cut in unequal parts that fit a derived
+  // uniform size: checked against what two reads agreed on; a confirmed mismatch adds one.
+  UnequalPartObjects* unequal_parts = nullptr;
   DiskCache* cache = nullptr;         // optional; must outlive the ReadAhead's fetches
   uint64_t cache_block = 1ull << 20;  // alignment of cached blocks (with a cache)
   BufferPool* buffers = nullptr;      // optional; chunk buffers come from and go back to it

@@ -78,6 +78,7 @@ ObjectVerifier::ObjectVerifier(std::string etag, uint64_t size,
     } else if (n <= kMaxDerivedParts) {
       if (std::optional<uint64_t> derived = DerivePartSize(n, size_)) {
         layout_ = PartLayout{*derived, 0};
+        layout_derived_ = true;
       }
     }
     if (layout_) part_md5s_.reserve(n * kMd5Size);
@@ -190,6 +191,7 @@ ObjectVerifier::Outcome ObjectVerifier::Finish() {
     part_md5_.reset();
   }
   outcome_ = EtagsEqual(actual, etag_) ? Outcome::kMatch : Outcome::kMismatch;
+  computed_etag_ = std::move(actual);
   return *outcome_;
 }
 

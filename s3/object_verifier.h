@@ -68,6 +68,9 @@ class ObjectVerifier {
   // The layout checked against (one part of the object's size for a plain or single-part ETag);
   // empty when not verifiable from the start.
   std::optional<PartLayout> layout() const { return layout_; }
+  // Whether that layout is a derived uniform size (no hint was used): a kMismatch then means
+  // either changed bytes or an uploader that cut unequal parts.
+  bool layout_derived() const { return layout_derived_; }
 
   // Feeds bytes [offset, offset + data.size()). offset must equal fed() and the bytes must end by
   // size; otherwise the verifier becomes unverifiable. Returns verifiable() after the call.
@@ -80,6 +83,9 @@ class ObjectVerifier {
   // After all size bytes were fed: kMatch or kMismatch. Before, or when unverifiable:
   // kUnverifiable. May be called again; gives the same outcome once all bytes were fed.
   Outcome Finish();
+  // After a kMatch or kMismatch: the ETag the bytes fed make under layout() (unquoted, lower
+  // case); two reads with equal bytes give equal ones. "" before.
+  const std::string& computed_etag() const { return computed_etag_; }
 
  private:
   void StartPart();
@@ -92,6 +98,7 @@ class ObjectVerifier {
   const uint64_t size_;
   std::optional<PartLayout> layout_;
   bool multipart_ = false;
+  bool layout_derived_ = false;
 
   bool verifiable_ = false;
   uint64_t fed_ = 0;
@@ -100,6 +107,7 @@ class ObjectVerifier {
   std::optional<Md5Lane> part_md5_;     // the current part (the whole object when plain)
   std::string part_md5s_;              // binary MD5s of the finished parts (multipart)
   std::optional<Outcome> outcome_;     // set by the first Finish after all bytes were fed
+  std::string computed_etag_;          // set with outcome_
 };
 
 }  // namespace spacesfs::s3

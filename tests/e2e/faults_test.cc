@@ -174,6 +174,57 @@ TEST_F(FaultsTest, CopyOutWithFlippedBytesIsExactOrEio) {
   CopyInAndOut(R"({"fault_rate": 0.1, "seed": 22, "methods": ["GET"], "faults": ["flip"]})");
 }
 
+// An object another client uploaded in unequal parts (5, 5, 10, 10 and 1 MiB) whose size fits
+// exactly one uniform part size (7 MiB for 5 parts of 31 MiB): checked under that size, its
+// correct bytes do not match the ETag. A second read giving the same bytes shows the parts are
+// unequal, so `cp` out copies it exactly (it used to fail with EIO every time), and says so once
+// in the log. With bytes flipped on the way, a copy out is still exact or EIO.
+TEST_F(FaultsTest, AForeignObjectInUnequalPartsReadsExactlyAndFlippedBytesStillFail) {
+  const std::string key = prefix_ + "unequal";
+  ASSERT_EQ(RunShell("head -c 32505856 /dev/urandom > " + ShellQuote(dir_.path() + "/src")).exit_code, 0);
+  const std::string sha = Sha(dir_.path() + "/src");
+  std::string data = RunShell("cat " + ShellQuote(dir_.path() + "/src")).output;
+  ASSERT_EQ(data.size(), 31u << 20);
+  Result<std::string> id = direct_->CreateMultipartUpload(key, {}, "");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  std::vector<s3::CompletedPart> parts;
+  uint64_t at = 0;
+  for (uint64_t mib : {5, 5, 10, 10, 1}) {
+    int number = static_cast<int>(parts.size() + 1);
+    Result<std::string> etag = direct_->UploadPart(
+        key, *id, number, s3::BodySource::FromView(std::string_view(data).substr(at, mib << 20)));
+    ASSERT_TRUE(etag.ok()) << etag.status().ToString();
+    parts.push_back({number, *etag});
+    at += mib << 20;
+  }
+  ASSERT_TRUE(direct_->CompleteMultipartUpload(key, *id, parts).ok());
+
+  Mount();
+  const std::string back = dir_.path() + "/back";
+  testing::CommandResult out = RunShell("cp " + ShellQuote(mnt_ + "/unequal") + " " + ShellQuote(back));
+  ASSERT_EQ(out.exit_code, 0) << out.output << mount_->log();
+  EXPECT_EQ(Sha(back), sha);
+  EXPECT_NE(mount_->log().find("names parts of unequal sizes"), std::string::npos) << mount_->log();
+
+  // A new mount checks again; the proxy flips bytes in one GET in ten.
+  mount_.reset();
+  Mount();
+  ASSERT_TRUE(proxy_->Configure(R"({"fault_rate": 0.1, "seed": 23, "methods": ["GET"], "faults": ["flip"]})"));
+  int failed = 0;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(RunShell("sync; echo 3 > /proc/sys/vm/drop_caches").exit_code, 0);
+    out = RunShell("cp " + ShellQuote(mnt_ + "/unequal") + " " + ShellQuote(back));
+    if (out.exit_code == 0) {
+      EXPECT_EQ(Sha(back), sha) << "cp out returned wrong bytes as success";
+    } else {
+      EXPECT_NE(out.output.find("Input/output error"), std::string::npos) << out.output;
+      ++failed;
+    }
+  }
+  std::printf("4 copies under flips: %d failed with EIO; proxy %s\n", failed, proxy_->Stats().c_str());
+  EXPECT_GT(proxy_->Counter("faults", "flip"), 0);
+}
+
 // Eight readers at once on a tight memory budget, as `cat` of eight files does: the budget is soon
 // spent, so each reader fetches only what the kernel asks, and the kernel's reads of one file
 // overtake each other. Bytes flipped in GET bodies still give each file exactly or EIO: no

@@ -54,6 +54,23 @@ std::string PutInParts(s3::ObjectClient& client, const std::string& key, std::st
   return etag.ok() ? *etag : "";
 }
 
+// Counts the body bytes of every GET.
+class ByteCountingClient : public CountingClient {
+ public:
+  explicit ByteCountingClient(s3::ObjectClient& inner) : CountingClient(inner) {}
+  Result<s3::ObjectInfo> GetObject(const s3::GetObjectRequest& request,
+                                   const s3::BodySink& sink) override {
+    return CountingClient::GetObject(request, [&](std::string_view chunk) {
+      bytes_ += chunk.size();
+      return sink(chunk);
+    });
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  std::atomic<uint64_t> bytes_{0};
+};
+
 // 31 MiB in parts of 5, 5, 10, 10 and 1 MiB: the one uniform part size that fits 5 parts of
 // 31 MiB is 7 MiB, which is not how the bytes were cut.
 constexpr s3::PartLayout kGrowing{5 * kMiB, 2};
@@ -209,6 +226,20 @@ class ReadAheadTest : public ::testing::Test {
     p.max_window = 8 * kMiB;
     p.chunk_size = 2 * kMiB;
     return p;
+  }
+  // Reads key front to back, 256 KiB at a time; where every read succeeds, the bytes must be data.
+  Status ReadThrough(s3::ObjectClient& client, const std::string& key, const std::string& etag,
+                     const std::string& data, const ReadAheadParams& params) {
+    ReadAhead reader(client, pool_, budget_, key, etag, data.size(), params);
+    std::string back;
+    for (;;) {
+      Result<std::string> r = reader.Read(back.size(), 256 << 10);
+      if (!r.ok()) return r.status();
+      if (r->empty()) break;
+      back += *r;
+    }
+    EXPECT_TRUE(back == data);
+    return Status::Ok();
   }
   s3::MemoryObjectClient memory_;
   WorkerPool pool_{4};
@@ -462,23 +493,46 @@ TEST_F(ReadAheadTest, TheDeclaredPartLayoutVerifiesPartsOfGrowingSize) {
   auto read_all = [&](s3::ObjectClient& client, std::optional<s3::PartLayout> layout) {
     ReadAheadParams params = Params();
     params.layout = layout;
-    ReadAhead reader(client, pool_, budget_, "g", etag, data.size(), params);
-    std::string back;
-    for (;;) {
-      Result<std::string> r = reader.Read(back.size(), 256 << 10);
-      if (!r.ok()) return r.status();
-      if (r->empty()) break;
-      back += *r;
-    }
-    EXPECT_TRUE(back == data);
-    return Status::Ok();
+    return ReadThrough(client, "g", etag, data, params);
   };
   EXPECT_TRUE(read_all(memory_, kGrowing).ok());
   FlippingClient flipping(memory_, 12 * kMiB + 3);  // in the third part (10 MiB)
   EXPECT_EQ(read_all(flipping, kGrowing).code(), ErrorCode::kCorrupt);
-  // A derived uniform size would be 7 MiB: correct bytes, a wrong verdict. This is why the layout
-  // is declared, and why no size is derived above 1,000 parts, where streams grow their parts.
-  EXPECT_EQ(read_all(memory_, std::nullopt).code(), ErrorCode::kCorrupt);
+}
+
+// Another client's object in unequal parts whose size fits one uniform part size (31 MiB in 5
+// parts: 7 MiB, which is not how it was cut): the derived size gives a mismatch on correct bytes.
+// A second read that gives the same bytes shows the parts are unequal: the read succeeds, and
+// what the two made is remembered: the next reader reads once and is checked against it (a
+// changed byte still fails it). A byte changed on the first read only is found too: the second
+// read then gives other bytes.
+TEST_F(ReadAheadTest, UnequalPartsThatFitAUniformSizeAreConfirmedByASecondReadNotCalledCorrupt) {
+  std::string data = Pattern(kGrowingSize, 9);
+  std::string etag = PutInParts(memory_, "g", data, kGrowing, {});
+  UnequalPartObjects unequal;
+  auto read_all = [&](s3::ObjectClient& client) {
+    ReadAheadParams params = Params();
+    params.unequal_parts = &unequal;
+    return ReadThrough(client, "g", etag, data, params);
+  };
+  FlippingClient once(memory_, 12 * kMiB + 3, /*once=*/true);
+  EXPECT_EQ(read_all(once).code(), ErrorCode::kCorrupt);
+  EXPECT_FALSE(unequal.AgreedEtag("g", etag));
+
+  ByteCountingClient counted(memory_);
+  Status first = read_all(counted);
+  EXPECT_TRUE(first.ok()) << first.ToString();
+  EXPECT_EQ(counted.bytes(), 2 * kGrowingSize);  // read, then read again to confirm
+  EXPECT_TRUE(unequal.AgreedEtag("g", etag));
+  EXPECT_EQ(budget_.used(), 0u);
+
+  ByteCountingClient counted_again(memory_);
+  EXPECT_TRUE(read_all(counted_again).ok());
+  EXPECT_EQ(counted_again.bytes(), kGrowingSize);
+  FlippingClient flipping(memory_, 20 * kMiB + 1);
+  EXPECT_EQ(read_all(flipping).code(), ErrorCode::kCorrupt);
+  // Another version of the same key is not known.
+  EXPECT_FALSE(unequal.AgreedEtag("g", "\"0123456789abcdef0123456789abcdef-5\""));
 }
 
 // With verify_batch the hashing waits until that many bytes are ready and hashes the parts they
