@@ -215,6 +215,11 @@ struct Options {
   // being written, upload_parallel at a time, and nothing is staged on disk.
   uint64_t multipart_threshold = 8ull << 20;
   uint64_t part_size = 8ull << 20;
+  // Objects over max_single_copy bytes are copied in parts of copy_part_size (UploadPartCopy),
+  // by rename and by the metadata write of chmod/chown/utimens: S3 refuses a CopyObject over
+  // 5 GiB. Tests lower both.
+  uint64_t max_single_copy = 5ull << 30;
+  uint64_t copy_part_size = 128ull << 20;
   size_t upload_parallel = 8;
   // Sequential reads fetch ahead in chunks of up to read_chunk bytes, several in parallel; the
   // window ahead grows from min_read_ahead to max_read_ahead per handle.

@@ -41,8 +41,6 @@ namespace spacesfs::fs {
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 
-constexpr uint64_t kMaxSinglePartCopy = 5ull << 30;
-constexpr uint64_t kCopyPartSize = 128ull << 20;
 constexpr const char* kDirectoryContentType = "application/x-directory";
 
 inline int64_t WallNowNs() {
@@ -386,9 +384,14 @@ class Filesystem::Impl {
                                     const std::string& content_type, size_t count,
                                     const char* part_request, const PartSender& send,
                                     const Caller* who);
+  // Copies from to to (the same key rewrites its metadata): one CopyObject up to
+  // options_.max_single_copy bytes, else UploadPartCopy in the parts CopyLayout gives, with the
+  // layout recorded in the copy's metadata. replace: metadata and content_type are the copy's;
+  // otherwise the source's are kept.
   Result<std::string> CopyKey(const std::string& from, const std::string& to, uint64_t size,
                               bool replace, const s3::UserMetadata& metadata,
                               const std::string& content_type, const Caller* who);
+  s3::PartLayout CopyLayout(uint64_t size) const;
   Status FlushMetadata(InodeId ino, const Caller* who);
   Status FlushFilesUnder(const std::string& path, const Caller* who);
   void KeepDirectory(InodeId dir, const Caller* who);

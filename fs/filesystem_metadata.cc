@@ -103,6 +103,7 @@ Status Filesystem::Impl::FlushMetadata(InodeId ino, const Caller* who) {
   FileType type;
   bool has_marker = false;
   bool metadata_known = false;
+  uint64_t size = 0;
   std::shared_ptr<OpenFile> file;
   {
     std::lock_guard lock(mu_);
@@ -117,6 +118,7 @@ Status Filesystem::Impl::FlushMetadata(InodeId ino, const Caller* who) {
     type = inode->type;
     has_marker = inode->has_marker;
     metadata_known = inode->metadata_known;
+    size = inode->attr.size;
     file = inode->file;
   }
   std::unique_lock<std::mutex> flock;
@@ -164,6 +166,12 @@ Status Filesystem::Impl::FlushMetadata(InodeId ino, const Caller* who) {
   Result<std::string> etag = Status(ErrorCode::kInternal, "unset");
   if (type == FileType::kDirectory && !has_marker) {
     etag = PutEmpty(key, metadata, kDirectoryContentType, who);
+  } else if (type != FileType::kDirectory && size > options_.max_single_copy) {
+    // More than one CopyObject may copy: the object is copied onto itself in parts (whose
+    // layout the recorded metadata then names, for the checks of later reads).
+    metadata[kPartLayoutKey] = FormatPartLayout(CopyLayout(size));
+    etag = CopyKey(key, key, size, /*replace=*/true, metadata, content_type, who);
+    if (!etag.ok() && etag.status().code() == ErrorCode::kNotFound) return Status::Ok();
   } else {
     s3::CopyObjectRequest copy;
     copy.source_key = key;

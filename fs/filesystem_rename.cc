@@ -8,7 +8,7 @@ Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std
                                               uint64_t size, bool replace,
                                               const s3::UserMetadata& metadata,
                                               const std::string& content_type, const Caller* who) {
-  if (size <= kMaxSinglePartCopy) {
+  if (size <= options_.max_single_copy) {
     s3::CopyObjectRequest copy;
     copy.source_key = from;
     copy.destination_key = to;
@@ -27,11 +27,8 @@ Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std
     meta = head->metadata;
     type = head->content_type;
   }
-  // Parts small enough for a server to copy well within the client's request timeouts (a server
-  // sends nothing until a part is copied).
-  uint64_t part_size = kCopyPartSize;
-  while ((size + part_size - 1) / part_size > 10000) part_size *= 2;
-  meta[kPartLayoutKey] = FormatPartLayout(s3::PartLayout{part_size, 0});
+  const uint64_t part_size = CopyLayout(size).part_size;
+  meta[kPartLayoutKey] = FormatPartLayout(CopyLayout(size));
   return UploadInParts(
       to, meta, type, (size + part_size - 1) / part_size, "UPLOAD-PART-COPY",
       [&](const std::string& id, int number) {
@@ -45,6 +42,14 @@ Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std
         return client_.UploadPartCopy(part);
       },
       who);
+}
+
+s3::PartLayout Filesystem::Impl::CopyLayout(uint64_t size) const {
+  // Parts small enough for a server to copy well within the client's request timeouts (a server
+  // sends nothing until a part is copied), and at most 10,000 of them.
+  uint64_t part_size = std::max<uint64_t>(options_.copy_part_size, 5ull << 20);
+  while ((size + part_size - 1) / part_size > 10000) part_size *= 2;
+  return s3::PartLayout{part_size, 0};
 }
 
 // A directory without a marker exists only through the keys below it. When the mount removes

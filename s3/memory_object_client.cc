@@ -396,6 +396,12 @@ Result<std::string> MemoryObjectClient::CopyObject(const CopyObjectRequest& requ
                       "itself without changing the object's metadata",
                       NextRequestId());
   }
+  if (it->second.data.size() > max_copy_bytes_) {
+    return BadRequest("InvalidRequest",
+                      "The specified copy source is larger than the maximum allowable size for a "
+                      "copy source: " + std::to_string(max_copy_bytes_.load()),
+                      NextRequestId());
+  }
   Object copy = it->second;
   copy.etag = EtagOf(copy.data);
   copy.last_modified_ns = NowSecondsAsNs();

@@ -7,7 +7,8 @@
 // (404 NoSuchKey / NoSuchUpload); ListObjectsV2 honours prefix, delimiter, start-after,
 // continuation tokens and max-keys (clamped to 1..1000) with objects and common prefixes merged in
 // key order; CopyObject honours COPY/REPLACE (copying a key onto itself with COPY is refused, as S3
-// does); parts other than the last must be at least 5 MiB; Last-Modified has whole seconds.
+// does) and refuses a source over max_copy_bytes (5 GiB, as S3 does; tests lower it); parts other
+// than the last must be at least 5 MiB; Last-Modified has whole seconds.
 //
 // Every call counts one request for its operation (see RequestCount); the inspection helpers
 // (Keys, Data, ...) do not count.
@@ -17,6 +18,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -69,6 +71,9 @@ class MemoryObjectClient : public ObjectClient {
   Status DeleteObject(const std::string& key) override;
   Result<std::vector<DeleteError>> DeleteObjects(const std::vector<std::string>& keys) override;
 
+  // The largest object CopyObject copies (S3's limit is 5 GiB; larger ones go in parts).
+  void set_max_copy_bytes(uint64_t bytes) { max_copy_bytes_ = bytes; }
+
   // Requests made so far, per operation and in total.
   uint64_t RequestCount(Operation op) const;
   uint64_t TotalRequests() const;
@@ -106,6 +111,7 @@ class MemoryObjectClient : public ObjectClient {
   static ObjectInfo InfoOf(const std::string& key, const Object& object, bool with_metadata);
   std::string NextRequestId();
 
+  std::atomic<uint64_t> max_copy_bytes_{5ull << 30};
   // Constant after construction.
   const std::string bucket_;
 

@@ -3,7 +3,7 @@
 // - a 10 GiB copy into the mount and back out: streamed as multipart parts that grow after the
 //   1,000th, read back with the same SHA-256 (and verified by the daemon against the ETag, with
 //   the part layout the object declares), the daemon's memory within its budget all along;
-// - `mv` of an object over 5 GiB, which S3 can only copy in parts (UploadPartCopy).
+// - `mv` and `chmod` of an object over 5 GiB, which S3 can only copy in parts (UploadPartCopy).
 //
 // The server must hold 10 GiB at once (tests/server/rgw-start: MEMSTORE_BYTES, 16 GiB by
 // default); the test skips, naming the reason, when it cannot. Each case takes minutes (5 to 6
@@ -179,7 +179,14 @@ TEST_F(BigObjectsTest, MoveOfAnObjectOverFiveGibCopiesItInParts) {
   EXPECT_EQ(after->metadata["spacesfs-part-layout"], "134217728,0");
   EXPECT_EQ(after->metadata["mode"], before->metadata["mode"]);
 
+  // A chmod of it is written by copying it onto itself, in parts too (S3 refuses a CopyObject
+  // over 5 GiB); the unmount writes it at the latest.
+  Bash("chmod 600 moved/five.bin");
   Remount();
+  Result<s3::ObjectInfo> chmodded = owner_->HeadObject(prefix_ + "moved/five.bin");
+  ASSERT_TRUE(chmodded.ok()) << chmodded.status().ToString();
+  EXPECT_EQ(chmodded->metadata["mode"], std::to_string(S_IFREG | 0600));
+  EXPECT_EQ(chmodded->metadata["spacesfs-part-layout"], "134217728,0");
   EXPECT_EQ(ReadSha("moved/five.bin"), want);
 }
 

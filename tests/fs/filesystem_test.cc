@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "fs/object_metadata.h"
 #include "s3/memory_object_client.h"
 
 namespace spacesfs::fs {
@@ -239,6 +240,46 @@ TEST_F(FilesystemTest, AttributeChangesAreCoalesced) {
   EXPECT_EQ(client_.Info("f")->metadata.at("mode"), std::to_string(S_IFREG | 0600));
   ASSERT_TRUE(fs_->SyncMetadata().ok());
   EXPECT_EQ(client_.RequestCount(Op::kCopyObject), 1u);
+}
+
+// A server copies at most 5 GiB with one CopyObject (here: 10 MiB, and the mount knows it). A
+// chmod of a larger file copies the object onto itself in parts, with the layout of those parts
+// recorded; a rename of one copies it in parts too. Neither sends a CopyObject the server refuses.
+TEST_F(FilesystemTest, AttributesAndRenameOfAnObjectOverTheCopyLimitGoInParts) {
+  client_.set_max_copy_bytes(10 << 20);
+  Options o = DefaultOptions();
+  o.max_single_copy = 10 << 20;
+  o.copy_part_size = 5 << 20;
+  Mount(o);
+  std::string data(12 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 131 + i / 4099);
+  ASSERT_TRUE(WriteFile(kRootInode, "big", data).ok());
+  InodeId ino = Ino(kRootInode, "big");
+  client_.ResetRequestCounts();
+  SetAttrRequest chmod;
+  chmod.mode = 0600;
+  ASSERT_TRUE(fs_->SetAttr(caller_, ino, chmod, std::nullopt).ok());
+  Status synced = fs_->SyncMetadata();
+  ASSERT_TRUE(synced.ok()) << synced.ToString();
+  EXPECT_EQ(client_.RequestCount(Op::kCopyObject), 0u);
+  EXPECT_EQ(client_.RequestCount(Op::kUploadPartCopy), 3u);
+  std::optional<s3::ObjectInfo> info = client_.Info("big");
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->metadata.at("mode"), std::to_string(S_IFREG | 0600));
+  EXPECT_TRUE(info->etag.ends_with("-3\"")) << info->etag;
+  EXPECT_EQ(PartLayoutFromMetadata(info->metadata), (s3::PartLayout{5 << 20, 0}));
+  EXPECT_TRUE(*client_.Data("big") == data);
+  Result<std::string> back = ReadFile(ino);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(*back == data);
+
+  client_.ResetRequestCounts();
+  ASSERT_TRUE(fs_->Rename(caller_, kRootInode, "big", kRootInode, "moved", 0).ok());
+  EXPECT_EQ(client_.RequestCount(Op::kCopyObject), 0u);
+  EXPECT_EQ(client_.RequestCount(Op::kUploadPartCopy), 3u);
+  EXPECT_TRUE(*client_.Data("moved") == data);
+  EXPECT_EQ(client_.Info("moved")->metadata.at("mode"), std::to_string(S_IFREG | 0600));
+  EXPECT_FALSE(client_.Info("big").has_value());
 }
 
 TEST_F(FilesystemTest, BackgroundFlusherWritesAttributesAfterTheDelay) {
