@@ -304,11 +304,16 @@ void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* 
     // megabyte buffer per FUSE thread. (The vectors keep their capacity from read to read.)
     thread_local fs::ReadView view;
     thread_local std::vector<iovec> iov;
+    // However this read ends (an allocation failure too), the chunks go back to the buffer pool:
+    // the thread keeps no lease on the memory budget until its next read.
+    struct Release {
+      ~Release() {
+        view.pieces.clear();
+        view.keep.clear();
+      }
+    } release;
     Status s = Fs(req).ReadViews(fi->fh, static_cast<uint64_t>(off), size, &view);
-    if (!s.ok()) {
-      view.keep.clear();
-      return ReplyError(req, s);
-    }
+    if (!s.ok()) return ReplyError(req, s);
     iov.clear();
     for (std::string_view piece : view.pieces) {
       iov.push_back(iovec{const_cast<char*>(piece.data()), piece.size()});
@@ -318,8 +323,6 @@ void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* 
     } else {
       fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
     }
-    view.pieces.clear();
-    view.keep.clear();  // the chunks may go back to the buffer pool now
   });
 }
 
