@@ -142,12 +142,31 @@ std::string DescribeScope(const auth::Profile& profile, const std::string& space
   return out;
 }
 
+// What a reloaded profile changes that only a new mount applies (the connection's endpoint,
+// region and trusted authorities): "" when nothing.
+std::string ChangesForTheNextMount(const auth::Profile& mounted, const auth::Profile& fresh) {
+  std::string changed;
+  auto add = [&](const char* what, const std::string& was, const std::string& now) {
+    if (was == now) return;
+    changed += changed.empty() ? "" : ", ";
+    changed += std::string(what) + " '" + now + "'";
+  };
+  add("endpoint", mounted.endpoint, fresh.endpoint);
+  add("region", mounted.region, fresh.region);
+  add("ca_bundle", mounted.ca_bundle, fresh.ca_bundle);
+  if (changed.empty()) return "";
+  return "; from the next mount: " + changed + " (this mount stays on " + mounted.endpoint + ")";
+}
+
 // SIGHUP: reads the profile again and, when it still grants the mounted Space, switches the key
 // and the scope together (the scope for operations that start afterwards); otherwise keeps both
-// and logs one line. mounted_read_only: the kernel mount is `ro`, which a reload cannot change.
-void ReloadProfile(const std::string& credentials_file, const std::string& profile_name,
+// and logs one line. mounted: the profile as mounted (endpoint, region and ca_bundle stay
+// those; the line says when the file names others). mounted_read_only: the kernel mount is
+// `ro`, which a reload cannot change.
+void ReloadProfile(const std::string& credentials_file, const auth::Profile& mounted,
                    const std::string& space, bool mounted_read_only, s3::CurlObjectClient& client,
                    fs::Filesystem& filesystem) {
+  const std::string& profile_name = mounted.name;
   Result<auth::Profile> fresh = LoadCallerProfile(credentials_file, profile_name);
   if (!fresh.ok()) {
     spdlog::error("reload: keeping the current key and scope: {}", fresh.status().message());
@@ -169,8 +188,9 @@ void ReloadProfile(const std::string& credentials_file, const std::string& profi
   } else if (!scope_read_only && mounted_read_only) {
     note = " (the mount itself stays read-only until it is remounted)";
   }
-  spdlog::info("reload: profile '{}' reloaded (key {}), scope {}{}", profile_name,
-               RedactKeyId(fresh->access_key_id), DescribeScope(*fresh, space), note);
+  spdlog::info("reload: profile '{}' reloaded (key {}), scope {}{}{}", profile_name,
+               RedactKeyId(fresh->access_key_id), DescribeScope(*fresh, space), note,
+               ChangesForTheNextMount(mounted, *fresh));
 }
 
 }  // namespace
@@ -354,7 +374,6 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
     };
     (void)NotifyStatus(status_line());
     s3::CurlObjectClient& s3_client = **client;
-    const std::string profile_name = options->profile;
     std::atomic<bool> stopping_sent{false};
     fuse::ServeCallbacks callbacks;
     callbacks.on_stopping = [&] {
@@ -367,8 +386,7 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
     callbacks.on_reload = [&] {
       (void)NotifyReloading();
       if (Status st = ReopenLogFile(); !st.ok()) spdlog::error("{}", st.message());
-      ReloadProfile(credentials_file, profile_name, target->space, read_only, s3_client,
-                    filesystem);
+      ReloadProfile(credentials_file, *profile, target->space, read_only, s3_client, filesystem);
       (void)NotifyReady();
     };
     Status served = (*mount)->Serve(filesystem, std::move(callbacks));

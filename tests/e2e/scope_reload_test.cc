@@ -127,6 +127,21 @@ TEST_F(ScopeReloadTest, SighupAppliesNarrowedAndWidenedGrants) {
             1u)
       << log;
   EXPECT_TRUE(mount_->mounted());
+
+  // A new endpoint in the profile: the key and grants are reloaded (carol may now create), the
+  // connection is not (the line says which mount uses it): the mount goes on with its server.
+  const std::string endpoint = testing::RequireEnv("SPACESFS_TEST_ENDPOINT");
+  std::string section = testing::ProfileSection("team", "OWNER", {"team-a:readwrite"});
+  const std::string elsewhere = "http://localhost:1";
+  section.replace(section.find(endpoint), endpoint.size(), elsewhere);
+  testing::WriteCredentialFile(credentials_, section);
+  Reload();
+  EXPECT_EQ(Count(mount_->log(), "scope team-a:readwrite; from the next mount: endpoint '" +
+                                     elsewhere + "' (this mount stays on " + endpoint + ")\n"),
+            1u)
+      << mount_->log();
+  EXPECT_EQ(ErrnoOf(As("carol", "echo 7 > g")), "0") << mount_->log();
+  EXPECT_EQ(GetBody(*owner_, prefix_ + "g"), "7\n");
   EXPECT_EQ(mount_->Unmount(), 0) << mount_->log();
 }
 
