@@ -410,7 +410,7 @@ class Filesystem::Impl {
   const int64_t mount_time_ns_;
   MemoryBudget budget_;
   BufferPool buffers_;  // read-ahead chunk buffers kept for reuse (after budget_: they hold leases)
-  UnequalPartObjects unequal_parts_;  // versions whose multipart ETag fits no uniform part size
+  UnequalPartObjects unequal_parts_;  // versions cut in parts of unequal size
   std::unique_ptr<UploadJournal> journal_;  // null without a state_dir (or if it cannot be opened)
   WorkerPool pool_;  // after budget_, journal_ and client_: its tasks use them until it is joined
 

@@ -27,8 +27,9 @@ Result<std::string> Filesystem::Impl::CopyKey(const std::string& from, const std
     meta = head->metadata;
     type = head->content_type;
   }
-  const uint64_t part_size = CopyLayout(size).part_size;
-  meta[kPartLayoutKey] = FormatPartLayout(CopyLayout(size));
+  const s3::PartLayout layout = CopyLayout(size);
+  const uint64_t part_size = layout.part_size;
+  meta[kPartLayoutKey] = FormatPartLayout(layout);
   return UploadInParts(
       to, meta, type, (size + part_size - 1) / part_size, "UPLOAD-PART-COPY",
       [&](const std::string& id, int number) {

@@ -348,7 +348,6 @@ void SplitIntoJobs(std::span<const Md5Piece> pieces, JoinedRequest* request,
   }
 }
 
-
 void UpdateTails(const std::vector<std::pair<MD5_CTX*, std::string_view>>& tails) {
   for (const auto& [md5, tail] : tails) {
     if (!tail.empty()) MD5_Update(md5, tail.data(), tail.size());
