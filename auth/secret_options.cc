@@ -25,14 +25,18 @@ int CharClass(char c) {
   return 3;
 }
 
-std::string Advice(std::string_view credential_path) {
+}  // namespace
+
+std::string SecretAdvice(std::string_view credential_path) {
   return "secrets must not be passed as arguments or mount options (they are visible in ps and "
          "/proc); put secret_access_key = ... in the profile's section of " +
          std::string(credential_path) + " (mode 0600) instead";
 }
 
+namespace {
+
 Status Refuse(std::string what, std::string_view credential_path) {
-  return Status(ErrorCode::kInvalidArgument, what + "; " + Advice(credential_path));
+  return Status(ErrorCode::kInvalidArgument, what + "; " + SecretAdvice(credential_path));
 }
 
 // Checks one "name[=value]" item; `label` is how to name it in the message ("mount option").
@@ -103,6 +107,41 @@ bool LooksLikeSecret(std::string_view value) {
   // Random base64 changes character class at ~60% of positions, has adjacent capitals and mixes
   // digits into letters; words, CamelCase names and paths do not do all three.
   return lower && upper_pairs >= 1 && letter_digit >= 2 && changes * 10 >= pairs * 4;
+}
+
+bool MayBeSecret(std::string_view value) {
+  if (value.size() < 30) return false;
+  for (char c : value) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/' && c != '=') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string RedactPossibleSecrets(std::string text, const std::vector<std::string>& args,
+                                  bool* redacted) {
+  *redacted = false;
+  auto redact = [&](std::string_view piece) {
+    if (!MayBeSecret(piece)) return;
+    const std::string shown = "(" + std::to_string(piece.size()) + " characters, not shown)";
+    for (size_t at = text.find(piece); at != std::string::npos;
+         at = text.find(piece, at + shown.size())) {
+      text.replace(at, piece.size(), shown);
+      *redacted = true;
+    }
+  };
+  for (const std::string& arg : args) {
+    redact(arg);
+    std::string_view rest = arg;
+    while (!rest.empty()) {
+      const size_t cut = rest.find_first_of("=,");
+      redact(rest.substr(0, cut));
+      if (cut == std::string_view::npos) break;
+      rest.remove_prefix(cut + 1);
+    }
+  }
+  return text;
 }
 
 bool LooksLikeDigitalOceanToken(std::string_view text) {

@@ -36,6 +36,20 @@ bool LooksLikeSecret(std::string_view value);
 // dor_v1_...), or exactly 64 hex digits (the older form).
 bool LooksLikeDigitalOceanToken(std::string_view text);
 
+// True for any value that could be a secret key by its alphabet and length alone: 30 or more
+// characters, all of A-Z a-z 0-9 + / =. Unlike LooksLikeSecret it misses no secret key, and it
+// also takes in long plain words and paths; it only decides what an error message may repeat.
+bool MayBeSecret(std::string_view value);
+
+// `text` with every piece of `args` that MayBeSecret (a whole argument, or a piece of one between
+// '=' and ',') replaced by "(N characters, not shown)". *redacted tells whether any was.
+std::string RedactPossibleSecrets(std::string text, const std::vector<std::string>& args,
+                                  bool* redacted);
+
+// Where secrets belong, for the end of a refusal: "secrets must not be passed as arguments ...;
+// put secret_access_key = ... in the profile's section of <credential_path> (mode 0600) instead".
+std::string SecretAdvice(std::string_view credential_path);
+
 // Checks a FUSE-style option string "ro,profile=photos,allow_other" (the argument of -o).
 // credential_path is where the message tells the user to put the secret.
 Status RefuseSecretInOptions(std::string_view options, std::string_view credential_path);

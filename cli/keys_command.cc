@@ -12,6 +12,7 @@
 
 #include "auth/credentials.h"
 #include "auth/secret_options.h"
+#include "cli/usage_error.h"
 #include "keys/digitalocean_provider.h"
 #include "keys/key_workflow.h"
 #include "keys/rgw_provider.h"
@@ -163,11 +164,7 @@ int RunKeys(int argc, char** argv) {
   try {
     app.parse(argc - 1, argv + 1);
   } catch (const CLI::ParseError& e) {
-    // A secret among arguments CLI11 cannot parse is refused without echoing it.
-    if (Status refused = auth::RefuseSecretInArgs(args, CredentialsPath(options)); !refused.ok()) {
-      return Fail(refused);
-    }
-    return app.exit(e) == 0 ? 0 : 2;  // --help is not an error; anything else is a usage error
+    return ReportUsageError(app, e, "keys", args, CredentialsPath(options));
   }
 
   const uid_t owner = ::getuid();

@@ -16,13 +16,13 @@
 #include <string>
 #include <vector>
 
-#include "auth/secret_options.h"
 #include "cli/check_command.h"
 #include "cli/keys_command.h"
 #include "cli/mount_command.h"
 #include "cli/object_commands.h"
 #include "cli/space_client.h"
 #include "cli/stats_command.h"
+#include "cli/usage_error.h"
 
 namespace {
 
@@ -66,18 +66,12 @@ int RunSubcommand(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // CLI11's message repeats the argument it could not place: one that would carry a secret is
-    // refused without echoing it.
-    const std::vector<std::string> args(argv + 2, argv + argc);
     const std::string credentials = options.credentials_file.empty()
                                         ? spacesfs::cli::DefaultCredentialFileFor(getuid())
                                         : options.credentials_file;
-    if (spacesfs::Status refused = spacesfs::auth::RefuseSecretInArgs(args, credentials);
-        !refused.ok()) {
-      std::fprintf(stderr, "spacesfs %s: %s\n", argv[1], refused.ToString().c_str());
-      return 2;
-    }
-    return app.exit(e) == 0 ? 0 : 2;  // --help is not an error; anything else is a usage error
+    return spacesfs::cli::ReportUsageError(app, e, argv[1],
+                                           std::vector<std::string>(argv + 2, argv + argc),
+                                           credentials);
   }
   if (ls->parsed()) return spacesfs::cli::RunList(options, target, recursive);
   if (cp->parsed()) return spacesfs::cli::RunCopy(options, source, destination);

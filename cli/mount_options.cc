@@ -324,7 +324,13 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
   }
   if (!unknown.empty()) {
     std::string names;
-    for (const std::string& n : unknown) names += (names.empty() ? "'" : ", '") + n + "'";
+    for (const std::string& n : unknown) {
+      // A bare item that could be a secret the shape check let through is not repeated.
+      const std::string shown = auth::MayBeSecret(n)
+                                    ? "(" + std::to_string(n.size()) + " characters, not shown)"
+                                    : n;
+      names += (names.empty() ? "'" : ", '") + shown + "'";
+    }
     return ConfigError(std::string("unknown mount option") + (unknown.size() > 1 ? "s " : " ") +
                        names + " (see spacesfs(8))");
   }

@@ -124,5 +124,35 @@ TEST(SecretOptionsTest, CommandLine) {
   }
 }
 
+// What LooksLikeSecret lets through (no capitals side by side) is still kept out of a usage error.
+TEST(SecretOptionsTest, UsageErrorsDoNotRepeatWhatMayBeASecret) {
+  const std::string escaped = "q8x2m4k7a9w1e5r3t6y0u8i2o4p7s1d3f5g7h9j0";
+  ASSERT_FALSE(LooksLikeSecret(escaped));
+  EXPECT_TRUE(MayBeSecret(escaped));
+  EXPECT_TRUE(MayBeSecret(kRandom));
+  EXPECT_FALSE(MayBeSecret("team-a"));
+  EXPECT_FALSE(MayBeSecret("/home/alice/Photos-2024/MyAlbumsBackup1"));  // '-' is not base64
+  EXPECT_FALSE(MayBeSecret("q8x2m4k7a9w1e5r3t6y0u8i2o4p7s"));              // 29 characters
+
+  bool redacted = true;
+  EXPECT_EQ(RedactPossibleSecrets("The following argument was not expected: team-b",
+                                  {"team-a", "team-b"}, &redacted),
+            "The following argument was not expected: team-b");
+  EXPECT_FALSE(redacted);
+
+  EXPECT_EQ(RedactPossibleSecrets("The following argument was not expected: " + escaped,
+                                  {"team-a", escaped}, &redacted),
+            "The following argument was not expected: (40 characters, not shown)");
+  EXPECT_TRUE(redacted);
+
+  // A piece of an argument: an option's value, an item of an option list.
+  const std::string quoted = "--endpoint: " + escaped + " is not a URL; ro," + escaped;
+  const std::string out =
+      RedactPossibleSecrets(quoted, {"--endpoint=" + escaped, "-o", "ro," + escaped}, &redacted);
+  EXPECT_TRUE(redacted);
+  EXPECT_EQ(out.find(escaped), std::string::npos) << out;
+  EXPECT_EQ(out, "--endpoint: (40 characters, not shown) is not a URL; ro,(40 characters, not shown)");
+}
+
 }  // namespace
 }  // namespace spacesfs::auth

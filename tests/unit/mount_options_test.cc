@@ -85,6 +85,16 @@ TEST(MountOptionsTest, ValuesShapedLikeSecretsAreRefusedWithoutEchoingThem) {
     EXPECT_EQ(o.status().message().find(secret), std::string::npos) << o.status().message();
     EXPECT_EQ(o.status().message().find("3f9a0c6b"), std::string::npos) << o.status().message();
   }
+  // A bare item the shape check lets through (no capitals side by side) is still not repeated
+  // in the unknown-option error.
+  const std::string escaped = "q8x2m4k7a9w1e5r3t6y0u8i2o4p7s1d3f5g7h9j0";
+  Result<MountOptions> unknown = ParseMountOptions({"ro," + escaped + ",bogus"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().message().find(escaped), std::string::npos)
+      << unknown.status().message();
+  EXPECT_NE(unknown.status().message().find("'(40 characters, not shown)', 'bogus'"),
+            std::string::npos)
+      << unknown.status().message();
   // Ordinary values are not taken for secrets.
   EXPECT_TRUE(ParseMountOptions({"fsname=photos-2024,credentials=/etc/spacesfs/credentials,"
                                  "staging_dir=/var/tmp/spacesfs,profile=PhotosReadOnly2024"})
