@@ -3,14 +3,15 @@
 # make sure only daemons started for THIS $CEPH_DIR are ever signalled.
 #
 # Env (all optional): CEPH_DIR=/tmp/spacesfs-rgw  RGW_PORT=7480  MON_PORT=6789  MON_PORT_V2=3300
-#                     MEMSTORE_BYTES=17179869184
+#                     RGW_TLS_PORT=RGW_PORT+1 (radosgw's https port)  MEMSTORE_BYTES=17179869184
 
 CEPH_DIR=$(realpath -m "${CEPH_DIR:-/tmp/spacesfs-rgw}")
 RGW_PORT=${RGW_PORT:-7480}
+RGW_TLS_PORT=${RGW_TLS_PORT:-$((RGW_PORT + 1))}
 MON_PORT=${MON_PORT:-6789}
 MON_PORT_V2=${MON_PORT_V2:-3300}
 MEMSTORE_BYTES=${MEMSTORE_BYTES:-17179869184}
-for _v in RGW_PORT MON_PORT MON_PORT_V2; do
+for _v in RGW_PORT RGW_TLS_PORT MON_PORT MON_PORT_V2; do
   if ! [[ ${!_v} =~ ^[0-9]+$ ]] || [ "${!_v}" -lt 1 ] || [ "${!_v}" -gt 65535 ]; then
     echo "$(basename "$0"): $_v='${!_v}' is not a TCP port" >&2; exit 1
   fi
@@ -23,6 +24,10 @@ CONF=$CEPH_DIR/ceph.conf
 RUN_DIR=$CEPH_DIR/run
 LOG_DIR=$CEPH_DIR/log
 ENDPOINT=http://127.0.0.1:$RGW_PORT
+# The same radosgw over https, with a certificate for localhost and 127.0.0.1 signed by an
+# authority made for this cluster ($TLS_DIR/ca.pem).
+TLS_ENDPOINT=https://localhost:$RGW_TLS_PORT
+TLS_DIR=$CEPH_DIR/tls
 # Daemon names, in start order (stop in reverse). Pid files are $RUN_DIR/<name>.pid.
 DAEMONS=(mon.a osd.0 client.rgw.a)
 
