@@ -272,6 +272,7 @@ int RunMount(const std::vector<std::string>& args, bool as_mount_helper) {
   limits.stall_timeout =
       std::chrono::seconds(static_cast<int64_t>(std::ceil(options->request_timeout)));
   limits.max_attempts = options->retries + 1;
+  limits.sign_payload_over_tls = options->sign_payload_over_tls;
   Result<std::unique_ptr<s3::CurlObjectClient>> client =
       OpenSpace(*profile, target->space, limits);
   if (!client.ok()) return Fail(client.status().message());

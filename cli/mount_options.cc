@@ -280,6 +280,13 @@ Result<MountOptions> ParseMountOptions(const std::vector<std::string>& option_li
           if (*n > 10) return ConfigError("mount option 'retries' must be 0 to 10");
           o.retries = static_cast<int>(*n);
         }
+      } else if (name == "sign_payload") {
+        st = need_value();
+        if (st.ok() && value != "auto" && value != "always") {
+          return ConfigError("mount option 'sign_payload' must be auto or always; got '" + value +
+                             "'");
+        }
+        o.sign_payload_over_tls = value == "always";
       } else if (name == "attr_timeout" || name == "entry_timeout" || name == "negative_timeout" ||
                  name == "stop_timeout") {
         st = need_value();

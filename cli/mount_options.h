@@ -47,6 +47,7 @@ struct MountOptions {
   double connect_timeout = 10.0;           // seconds to connect to the server
   double request_timeout = 30.0;           // seconds a request may move under 1 KiB/s (stalled)
   int retries = 4;                         // attempts after the first, for retryable failures
+  bool sign_payload_over_tls = false;      // sign_payload=always: digest bodies over https too
   std::string staging_dir;                 // "" = $TMPDIR or /var/tmp
   uint64_t memory_budget = 128ull << 20;   // the daemon's memory in all (see DataPathBudget)
   uint64_t part_size = 8ull << 20;         // multipart part size

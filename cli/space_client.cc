@@ -51,6 +51,7 @@ Result<std::unique_ptr<s3::CurlObjectClient>> OpenSpace(const auth::Profile& pro
   config.connect_timeout = limits.connect_timeout;
   config.low_speed_time = limits.stall_timeout;
   config.max_attempts = limits.max_attempts;
+  config.sign_payload_over_tls = limits.sign_payload_over_tls;
   return s3::CurlObjectClient::Create(std::move(config));
 }
 
@@ -59,6 +60,7 @@ RequestLimits FirstRequestLimits(const RequestLimits& configured) {
   limits.connect_timeout = std::min(configured.connect_timeout, kFirstRequestLimits.connect_timeout);
   limits.stall_timeout = std::min(configured.stall_timeout, kFirstRequestLimits.stall_timeout);
   limits.max_attempts = std::min(configured.max_attempts, kFirstRequestLimits.max_attempts);
+  limits.sign_payload_over_tls = configured.sign_payload_over_tls;
   return limits;
 }
 

@@ -25,11 +25,13 @@ std::string DefaultCredentialFileFor(uid_t uid);
 // Loads `profile` from `file` ("" = DefaultCredentialFileFor(getuid())), owned by the caller.
 Result<auth::Profile> LoadCallerProfile(const std::string& file, const std::string& profile);
 
-// How long a request may wait on the server, and how often a retryable failure is retried.
+// How long a request may wait on the server, how often a retryable failure is retried, and
+// whether bodies sent over https are signed by content (s3::ClientConfig::sign_payload_over_tls).
 struct RequestLimits {
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::seconds stall_timeout{30};  // under 1 KiB/s for this long: abandoned (kTimeout)
   int max_attempts = 5;                    // the first and the retries
+  bool sign_payload_over_tls = false;
 };
 
 // The limits of the request(s) made at mount time, before anything is mounted: each is the smaller

@@ -206,8 +206,16 @@ Status CurlObjectClient::Run(const Call& call, HttpResponse* response, int* atte
 Result<std::string> CurlObjectClient::PrepareBody(const BodySource& body, bool need_md5,
                                                   HeaderList* headers,
                                                   std::string* payload_hash) const {
-  bool sign_payload = body.size <= config_.signed_payload_max_bytes;
-  Result<BodyDigest> digest = DigestBody(body, sign_payload, need_md5 || !sign_payload);
+  // Over https (unless asked to sign there too) TLS protects the body on the way: no SHA-256, and
+  // an MD5 only when the caller needs it.
+  const bool tls_protects = endpoint_.scheme == "https" && !config_.sign_payload_over_tls;
+  if (tls_protects && !need_md5) {
+    *payload_hash = kUnsignedPayload;
+    return std::string();
+  }
+  bool sign_payload = !tls_protects && body.size <= config_.signed_payload_max_bytes;
+  Result<BodyDigest> digest =
+      DigestBody(body, sign_payload, need_md5 || (!sign_payload && !tls_protects));
   if (!digest.ok()) return digest.status();
   if (!digest->md5.empty()) headers->emplace_back("content-md5", Base64Encode(digest->md5));
   *payload_hash = sign_payload ? digest->sha256_hex : std::string(kUnsignedPayload);
@@ -488,7 +496,8 @@ Result<std::string> CurlObjectClient::UploadPart(const std::string& key,
   call.body = &body;
   // A signed part is checked by the server against its SHA-256, so no MD5 is spent on it (the
   // costliest digest here); its ETag is the server's. Unsigned (large) parts carry Content-MD5,
-  // and their ETag must be that MD5.
+  // and their ETag must be that MD5. Over https a part carries neither (TLS protects it) and its
+  // ETag is the server's.
   Result<std::string> md5 = PrepareBody(body, false, &call.headers, &call.payload_hash);
   if (!md5.ok()) return WithContext(md5.status(), op, key);
   HttpResponse response;

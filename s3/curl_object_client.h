@@ -12,7 +12,9 @@
 // UNSIGNED-PAYLOAD with Content-MD5. Single PUTs, Complete and DeleteObjects always carry
 // Content-MD5, and a single PUT's returned ETag is checked against the MD5 sent (kCorrupt on a
 // mismatch); a signed part carries only its SHA-256 and its ETag is the server's (an unsigned one
-// carries Content-MD5 and its ETag is checked). A body refused as changed on the way (BadDigest,
+// carries Content-MD5 and its ETag is checked). Over https, unless config.sign_payload_over_tls,
+// nothing is signed by content: parts go as UNSIGNED-PAYLOAD with no digest, and the requests
+// above that need Content-MD5 carry only that. A body refused as changed on the way (BadDigest,
 // XAmzContentSHA256Mismatch) is sent again. Request bodies are read from the BodySource twice
 // (digest pass, then send) and never held whole in memory; response bodies of GET stream into
 // the sink.
@@ -100,6 +102,8 @@ class CurlObjectClient : public ObjectClient {
   // as UNSIGNED-PAYLOAD with Content-MD5 (BadDigest). With need_md5 (the caller compares the
   // answer's ETag, or S3 demands Content-MD5) the MD5 is computed and sent in any case. Returns
   // the raw MD5, or "" when it was not computed; sets the payload hash and adds Content-MD5.
+  // Over https (unless config_.sign_payload_over_tls) no SHA-256 is computed, and without
+  // need_md5 the body is not read at all.
   Result<std::string> PrepareBody(const BodySource& body, bool need_md5, HeaderList* headers,
                                   std::string* payload_hash) const;
 

@@ -7,8 +7,9 @@
 // TestCertificates runs the openssl command: an authority (CN spacesfs-test-ca) and two
 // certificates it signed, "localhost" (DNS:localhost, IP:127.0.0.1) and "other" (DNS:other.example
 // only). TlsServer answers every request that completes a handshake with the headers of a 5-byte
-// object (200, ETag of "hello", Connection: close), one connection at a time, and counts the
-// connections it accepted and the requests it read. Writes to a client that went away raise
+// object (200, ETag of "hello", Connection: close; a PUT's body is read and answered with an empty
+// 200), one connection at a time, counts the connections it accepted and the requests it read,
+// and keeps each request's head. Writes to a client that went away raise
 // SIGPIPE: the process using it must ignore that signal.
 //
 // Threading: the server accepts on its own thread; the counters may be read from any thread.
@@ -21,12 +22,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace spacesfs::testing {
 
@@ -96,8 +101,21 @@ class TlsServer {
   int port() const { return port_; }
   int connections() const { return connections_; }
   int requests() const { return requests_; }
+  // The heads of the requests read so far (request line and headers, each line ending in CRLF).
+  std::vector<std::string> heads() const {
+    std::lock_guard lock(mu_);
+    return heads_;
+  }
 
  private:
+  // The Content-Length of a request head (header names in any case), 0 without one.
+  static size_t ContentLength(const std::string& head) {
+    std::string lower = head;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const size_t at = lower.find("\r\ncontent-length:");
+    return at == std::string::npos ? 0 : std::strtoull(head.c_str() + at + 17, nullptr, 10);
+  }
+
   void Serve() {
     while (!stop_) {
       int fd = accept(listener_, nullptr, nullptr);
@@ -113,12 +131,26 @@ class TlsServer {
           if (n <= 0) break;
           head.append(buf, static_cast<size_t>(n));
         }
-        if (head.find("\r\n\r\n") != std::string::npos) {
+        const size_t end = head.find("\r\n\r\n");
+        if (end != std::string::npos) {
+          // A PUT's body is read and dropped, and answered with an empty 200.
+          const bool put = head.compare(0, 4, "PUT ") == 0;
+          size_t body_left = put ? ContentLength(head.substr(0, end)) : 0;
+          body_left -= std::min(body_left, head.size() - end - 4);
+          while (body_left > 0) {
+            int n = SSL_read(ssl, buf, static_cast<int>(std::min(sizeof buf, body_left)));
+            if (n <= 0) break;
+            body_left -= static_cast<size_t>(n);
+          }
+          {
+            std::lock_guard lock(mu_);
+            heads_.push_back(head.substr(0, end + 2));
+          }
           ++requests_;
           const std::string reply =
               "HTTP/1.1 200 OK\r\nETag: \"5d41402abc4b2a76b9719d911017c592\"\r\n"
-              "Last-Modified: Wed, 01 Mar 2023 12:00:00 GMT\r\nContent-Length: 5\r\n"
-              "Connection: close\r\n\r\n";
+              "Last-Modified: Wed, 01 Mar 2023 12:00:00 GMT\r\nContent-Length: " +
+              std::string(put ? "0" : "5") + "\r\nConnection: close\r\n\r\n";
           SSL_write(ssl, reply.data(), static_cast<int>(reply.size()));
         }
         SSL_shutdown(ssl);
@@ -136,6 +168,8 @@ class TlsServer {
   std::atomic<bool> stop_{false};
   std::atomic<int> connections_{0};
   std::atomic<int> requests_{0};
+  mutable std::mutex mu_;
+  std::vector<std::string> heads_;  // guarded by mu_
   std::thread thread_;
 };
 
