@@ -40,6 +40,15 @@ bench_server_up() {
   export AWS_SECRET_ACCESS_KEY=$SPACESFS_TEST_OWNER_SECRET_KEY
   export AWS_DEFAULT_REGION=${SPACESFS_TEST_REGION:-us-east-1}
   ENDPOINT=$SPACESFS_TEST_ENDPOINT
+  BENCH_CA=""
+  if [ "${TLS:-0}" = 1 ]; then
+    # The same radosgw over https, its certificate signed by the cluster's own authority: every
+    # client is told to trust it (aws, boto3 and s3_client_bench: AWS_CA_BUNDLE; s3fs:
+    # CURL_CA_BUNDLE; rclone: --ca-cert; spacesfs: ca_bundle in its profile).
+    ENDPOINT=$SPACESFS_TEST_TLS_ENDPOINT
+    BENCH_CA=$SPACESFS_TEST_TLS_CA_BUNDLE
+    export AWS_CA_BUNDLE=$BENCH_CA CURL_CA_BUNDLE=$BENCH_CA
+  fi
 }
 
 bench_server_down() {

@@ -10,7 +10,8 @@
 // Options: --endpoint URL (required)  --bucket NAME (required)  --concurrency N (default 8)
 //          --part-size BYTES (default 8388608)
 // Keys come from the environment, never argv: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
-// AWS_DEFAULT_REGION (default us-east-1), the same variables aws and boto3 read.
+// AWS_DEFAULT_REGION (default us-east-1), the same variables aws and boto3 read; over https,
+// AWS_CA_BUNDLE names the authority to trust, as for them.
 //
 // put-dir/get-prefix run --concurrency requests in flight (1 = sequential), one object per request
 // below the part size. put-file/get-file split into parts sent by --concurrency threads.
@@ -113,6 +114,9 @@ Result<std::unique_ptr<s3::CurlObjectClient>> MakeClient(const Options& options)
   config.key = s3::SigningKey{id, Secret(secret), ""};
   config.addressing = s3::Addressing::kPath;
   config.max_idle_handles = static_cast<size_t>(options.concurrency) + 8;
+  if (const char* ca = std::getenv("AWS_CA_BUNDLE"); ca != nullptr && *ca != '\0') {
+    config.ca_bundle_path = ca;
+  }
   return s3::CurlObjectClient::Create(std::move(config));
 }
 
