@@ -298,7 +298,12 @@ class Filesystem::Impl {
   Result<s3::ObjectInfo> HeadOrSmallGet(const std::string& key, uint64_t known_size,
                                         std::optional<std::string>* body, const Caller* who);
   Result<std::vector<DirItem>> ListDirectory(const std::string& path, const Caller* who);
-  Result<Resolved> ResolveChild(InodeId parent, std::string_view name, const Caller* who);
+  // What is at name in parent: from the cache while fresh, else from the server (RemoteLookup).
+  // With pin, an existing child's lookup count is raised under the same hold of mu_ that found
+  // it, so a concurrent Forget cannot erase it before the caller answers it to the kernel (the
+  // caller owns that count: it answers the entry, or gives it back with Forget(ino, 1)).
+  Result<Resolved> ResolveChild(InodeId parent, std::string_view name, const Caller* who,
+                                bool pin = false);
   Result<std::string> ParentPath(InodeId parent);  // kNotDirectory / kNotFound
   // The path of name in directory parent; errors as ParentPath.
   Result<std::string> ChildPath(InodeId parent, std::string_view name);

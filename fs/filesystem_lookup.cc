@@ -189,7 +189,7 @@ Result<std::string> Filesystem::Impl::ChildPath(InodeId parent, std::string_view
 
 Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent,
                                                                   std::string_view name_view,
-                                                                  const Caller* who) {
+                                                                  const Caller* who, bool pin) {
   std::string name(name_view);
   Result<std::string> path = ChildPath(parent, name);
   if (!path.ok()) return path.status();
@@ -209,6 +209,7 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
         r.exists = true;
         r.ino = inode->ino;
         r.type = inode->type;
+        if (pin) inode->lookups++;
         return r;
       }
       if (inode != nullptr) {
@@ -244,6 +245,7 @@ Result<Filesystem::Impl::Resolved> Filesystem::Impl::ResolveChild(InodeId parent
   r.exists = true;
   r.ino = inode.ino;
   r.type = inode.type;
+  if (pin) inode.lookups++;
   return r;
 }
 
@@ -255,7 +257,7 @@ Result<Entry> Filesystem::Impl::Lookup(const Caller& caller, InodeId parent,
     if (!path.ok()) return path.status();
     SPACESFS_RETURN_IF_ERROR(AuthorizeVisible(caller, *path, std::nullopt));
   }
-  Result<Resolved> r = ResolveChild(parent, name, &caller);
+  Result<Resolved> r = ResolveChild(parent, name, &caller, /*pin=*/true);
   if (!r.ok()) return r.status();
   if (!r->exists) {
     // A directory on the way to a grant is shown even when no object lies under it yet.
@@ -269,12 +271,15 @@ Result<Entry> Filesystem::Impl::Lookup(const Caller& caller, InodeId parent,
     inode.lookups++;
     return MakeEntry(inode);
   }
-  SPACESFS_RETURN_IF_ERROR(
-      AuthorizeVisible(caller, r->path, r->type == FileType::kDirectory));
+  // Pinned by ResolveChild: the count taken there is the kernel's once the entry is answered.
+  if (Status visible = AuthorizeVisible(caller, r->path, r->type == FileType::kDirectory);
+      !visible.ok()) {
+    Forget(r->ino, 1);
+    return visible;
+  }
   std::lock_guard lock(mu_);
   Inode* inode = FindInode(r->ino);
   if (inode == nullptr) return Status(ErrorCode::kNotFound, std::string(name));
-  inode->lookups++;
   return MakeEntry(*inode);
 }
 

@@ -175,18 +175,19 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
     if (!path.ok()) return path.status();
     SPACESFS_RETURN_IF_ERROR(Authorize(caller, auth::Operation::kCreate, *path));
   }
-  Result<Resolved> existing = ResolveChild(parent, name, &caller);
+  Result<Resolved> existing = ResolveChild(parent, name, &caller, /*pin=*/true);
   if (!existing.ok()) return existing.status();
   CreateReply reply;
   if (existing->exists) {
-    if (excl) return Status(ErrorCode::kExists, existing->path);
-    if (existing->type == FileType::kDirectory) {
+    // Pinned by ResolveChild: the count is the kernel's once the entry is answered.
+    if (excl || existing->type == FileType::kDirectory) {
+      Forget(existing->ino, 1);
+      if (excl) return Status(ErrorCode::kExists, existing->path);
       return Status(ErrorCode::kIsDirectory, existing->path);
     }
     std::lock_guard lock(mu_);
     Inode* inode = FindInode(existing->ino);
     if (inode == nullptr) return Status(ErrorCode::kNotFound, existing->path);
-    inode->lookups++;
     reply.entry = MakeEntry(*inode);
   } else {
     bool accepted = false;

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <thread>
 #include <set>
@@ -78,7 +80,7 @@ class HostileNamesTest : public ::testing::Test {
         SPACESFS_BINARY,
         std::vector<std::string>{"team-a:/" + prefix_, mnt_, "-o",
                                  "profile=owner,credentials=" + credentials_ +
-                                     ",attr_timeout=1,entry_timeout=1,negative_timeout=1"},
+                                     ",attr_timeout=1,entry_timeout=1,negative_timeout=1,log_level=debug"},
         mnt_);
     ASSERT_TRUE(mount_->mounted()) << mount_->log();
   }
@@ -194,11 +196,11 @@ TEST_F(HostileNamesTest, PlantedNamesShowAsDocumentedAndNothingEscapes) {
   EXPECT_TRUE(S_ISLNK(st.st_mode));
   char target[4096] = {};
   ssize_t n = readlink((mnt_ + "/evil-link").c_str(), target, sizeof target - 1);
-  ASSERT_GT(n, 0);
+  ASSERT_GT(n, 0) << std::strerror(errno) << "\n" << mount_->log();
   EXPECT_EQ(std::string(target, n), "/etc/passwd");
   EXPECT_EQ(ReadLocal(mnt_ + "/evil-link"), ReadLocal("/etc/passwd"));
   n = readlink((mnt_ + "/rel-link").c_str(), target, sizeof target - 1);
-  ASSERT_GT(n, 0);
+  ASSERT_GT(n, 0) << std::strerror(errno) << "\n" << mount_->log();
   EXPECT_EQ(std::string(target, n), "../../../../../../../../etc/passwd");
   // realpath of the relative link leaves the mount through the local directory tree, as for any
   // relative symlink: it must not name a path that exists only in the bucket.

@@ -158,6 +158,38 @@ TEST_F(FilesystemTest, ForgetDropsTheInode) {
   EXPECT_NE(Ino(kRootInode, "f"), ino);  // ids are not reused
 }
 
+// The kernel forgets a nodeid at any time, also while another lookup of the same name is under
+// way (a dentry revalidation that got a new nodeid forgets it at once, then looks the name up
+// again). A lookup that found the inode must still answer it: the inode is held from the moment
+// it is found, never erased under a lookup that is about to return it (ENOENT before).
+TEST_F(FilesystemTest, ALookupIsNotLostToAForgetOfTheSameInodeRacingIt) {
+  PutRaw("f", "x");
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> lost{0}, done{0};
+  auto look_and_forget = [&] {
+    while (!stop.load()) {
+      Result<Entry> e = fs_->Lookup(caller_, kRootInode, "f");
+      if (!e.ok()) {
+        lost++;
+        continue;
+      }
+      fs_->Forget(e->attr.ino, 1);
+      done++;
+    }
+  };
+  std::thread a(look_and_forget), b(look_and_forget);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline && lost.load() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  a.join();
+  b.join();
+  EXPECT_EQ(lost.load(), 0u) << "lookups that found the file but answered ENOENT, of "
+                             << done.load() + lost.load();
+  EXPECT_GT(done.load(), 1000u);
+}
+
 TEST_F(FilesystemTest, MetadataRoundTripInS3fsFormat) {
   Result<CreateReply> c = fs_->Create(caller_, kRootInode, "f", 0640, O_WRONLY | O_CREAT);
   ASSERT_TRUE(c.ok());
