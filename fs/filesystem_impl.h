@@ -301,9 +301,13 @@ class Filesystem::Impl {
   // What is at name in parent: from the cache while fresh, else from the server (RemoteLookup).
   // With pin, an existing child's lookup count is raised under the same hold of mu_ that found
   // it, so a concurrent Forget cannot erase it before the caller answers it to the kernel (the
-  // caller owns that count: it answers the entry, or gives it back with Forget(ino, 1)).
+  // caller owns that count: it answers the entry, or gives it back with Unpin).
   Result<Resolved> ResolveChild(InodeId parent, std::string_view name, const Caller* who,
                                 bool pin = false);
+  // Gives back the count ResolveChild(pin) took, when the entry is not answered after all. The
+  // inode stays cached as it was before the pin (unlike Forget, which erases an inode the kernel
+  // no longer holds), unless it was detached meanwhile. Takes mu_.
+  void Unpin(InodeId ino);
   Result<std::string> ParentPath(InodeId parent);  // kNotDirectory / kNotFound
   // The path of name in directory parent; errors as ParentPath.
   Result<std::string> ChildPath(InodeId parent, std::string_view name);

@@ -274,13 +274,22 @@ Result<Entry> Filesystem::Impl::Lookup(const Caller& caller, InodeId parent,
   // Pinned by ResolveChild: the count taken there is the kernel's once the entry is answered.
   if (Status visible = AuthorizeVisible(caller, r->path, r->type == FileType::kDirectory);
       !visible.ok()) {
-    Forget(r->ino, 1);
+    Unpin(r->ino);
     return visible;
   }
   std::lock_guard lock(mu_);
   Inode* inode = FindInode(r->ino);
   if (inode == nullptr) return Status(ErrorCode::kNotFound, std::string(name));
   return MakeEntry(*inode);
+}
+
+void Filesystem::Impl::Unpin(InodeId ino) {
+  std::lock_guard lock(mu_);
+  Inode* inode = FindInode(ino);
+  if (inode == nullptr) return;
+  if (inode->lookups > 0) inode->lookups--;
+  // Detached while pinned (replaced by another type, removed): nothing names it any more.
+  if (inode->lookups == 0 && inode->parent == 0 && !inode->meta_pending) MaybeErase(ino);
 }
 
 void Filesystem::Impl::Forget(InodeId ino, uint64_t nlookup) {

@@ -181,7 +181,7 @@ Result<CreateReply> Filesystem::Impl::Create(const Caller& caller, InodeId paren
   if (existing->exists) {
     // Pinned by ResolveChild: the count is the kernel's once the entry is answered.
     if (excl || existing->type == FileType::kDirectory) {
-      Forget(existing->ino, 1);
+      Unpin(existing->ino);
       if (excl) return Status(ErrorCode::kExists, existing->path);
       return Status(ErrorCode::kIsDirectory, existing->path);
     }
